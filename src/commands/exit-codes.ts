@@ -1,0 +1,29 @@
+/**
+ * The CLI's exit codes. Scripts and schedulers branch on them, so they never change meaning.
+ */
+export const EXIT = {
+  ok: 0,
+  /** A command failed for a reason other than those below (unreachable server, I/O error). */
+  error: 1,
+  /** Usage error: unknown command or flag, malformed value, missing required input. */
+  usage: 2,
+  /** A waited-for run ended CANCELLED. */
+  cancelled: 3,
+  /** A waited-for run ended FAILED. */
+  failed: 4,
+  /** A waited-for run ended NEEDS_ATTENTION: the store did not come back. */
+  needsAttention: 5,
+  /** `audit verify` found a broken chain. */
+  auditBroken: 6,
+} as const;
+
+/** An error whose message is for the operator as-is, with the exit code to use. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT.usage,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}

@@ -1,0 +1,33 @@
+/** Commander argument parsers whose errors name the flag's expectations. */
+import { InvalidArgumentError } from 'commander';
+import { DURATION_FORMS, parseDuration } from '../domain/duration';
+
+export function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InvalidArgumentError(`"${value}" is not a port number (0-65535).`);
+  }
+  return port;
+}
+
+export function parseNonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`"${value}" is not a whole number >= 0.`);
+  return n;
+}
+
+/** Validates a duration flag but keeps the text: the request carries durations as strings. */
+export function parseDurationText(value: string): string {
+  if (parseDuration(value) === undefined) {
+    throw new InvalidArgumentError(`"${value}" is not a duration; use ${DURATION_FORMS}.`);
+  }
+  return value;
+}
+
+/** Milliseconds from a duration flag. */
+export function parseDurationMs(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined)
+    throw new InvalidArgumentError(`"${value}" is not a duration; use ${DURATION_FORMS}.`);
+  return ms;
+}

@@ -1,0 +1,47 @@
+/**
+ * One real Temporal dev server for the whole test run (never a mock), shared with every test file
+ * through `provide`/`inject`, and one prebuilt workflow bundle so that each file's worker starts
+ * in milliseconds instead of bundling again.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
+import { startDevServer } from '../../src/temporal/dev-server';
+import { projectRoot } from '../../src/util/project-root';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    temporalAddress: string;
+    temporalNamespace: string;
+    workflowBundlePath: string;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const dir = mkdtempSync(join(tmpdir(), 'keystore-maint-test-'));
+  const [server, bundle] = await Promise.all([
+    startDevServer({ uiPort: false, log: (m) => console.log(m) }),
+    bundleWorkflowCode({ workflowsPath: join(projectRoot(), 'workflows', 'index.ts'), logger: quietLogger }),
+  ]);
+  const bundlePath = join(dir, 'workflow-bundle.js');
+  writeFileSync(bundlePath, bundle.code);
+  console.log(`Temporal dev server (${server.source}) at ${server.address}, pid ${server.pid ?? 'n/a'}`);
+  project.provide('temporalAddress', server.address);
+  project.provide('temporalNamespace', server.namespace);
+  project.provide('workflowBundlePath', bundlePath);
+  return async () => {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+}
+
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string) => console.warn(message),
+  error: (message: string) => console.error(message),
+};
