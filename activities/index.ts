@@ -1,0 +1,32 @@
+/**
+ * `createActivities(deps)`: the one place activities get their clients. Workflows see only the
+ * type of the returned object (`proxyActivities<Activities>`), never the implementations.
+ */
+import type { AuditSink } from '../src/audit/sink';
+import type { KmsClientProvider } from '../src/kms/client';
+import { createAuditActivities } from './audit';
+import { createHealthActivities } from './health';
+import { createKeyStoreActivities } from './keystore';
+import { createTrafficActivities } from './traffic';
+
+export interface ActivityDeps {
+  readonly kms: KmsClientProvider;
+  readonly auditSink: AuditSink;
+  /** Region used when a request names none (the worker's AWS_REGION). */
+  readonly defaultRegion: string;
+}
+
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createKeyStoreActivities(deps),
+    ...createTrafficActivities(),
+    ...createHealthActivities(deps),
+    ...createAuditActivities(deps),
+    /** The Region a request without one runs in: the worker's. */
+    async defaultRegion(): Promise<string> {
+      return Promise.resolve(deps.defaultRegion);
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

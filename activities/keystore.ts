@@ -1,0 +1,321 @@
+/**
+ * Key store activities: describe, disconnect, connect, and wait for a connection state.
+ *
+ * Every activity may run twice (a retry, or a worker that crashed after the KMS call but before
+ * reporting completion), so each one reads the store first and treats "already there" as
+ * success. `CustomKeyStoreInvalidStateException` is reconciled by reading again, never retried
+ * blindly. All KMS errors go through the one classifier in `src/kms/errors.ts`.
+ */
+import {
+  ConnectCustomKeyStoreCommand,
+  DescribeCustomKeyStoresCommand,
+  DisconnectCustomKeyStoreCommand,
+  type CustomKeyStoresListEntry,
+} from '@aws-sdk/client-kms';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import {
+  CONNECTION_STATES,
+  KEY_STORE_TYPES,
+  type ConnectionState,
+  type KeyStoreType,
+} from '../src/domain/connection-state';
+import { FAILURE_TYPES } from '../src/domain/errors';
+import { classifyKmsError, kmsFailure } from '../src/kms/errors';
+import type { KmsClientProvider } from '../src/kms/client';
+
+export interface StoreRef {
+  readonly region: string;
+  readonly customKeyStoreId: string;
+}
+
+export interface StoreSnapshot extends StoreRef {
+  readonly name: string;
+  readonly type: KeyStoreType;
+  readonly state: ConnectionState;
+  readonly connectionErrorCode: string | undefined;
+  /** Request id of the DescribeCustomKeyStores call that produced this snapshot. */
+  readonly requestId: string | undefined;
+}
+
+export interface MutationOutcome {
+  /** `accepted`: KMS accepted our call; `skipped`: the store was already there or on its way. */
+  readonly call: 'accepted' | 'skipped';
+  readonly stateBefore: ConnectionState;
+  readonly requestId: string | undefined;
+  /** For connect from FAILED: the request id of the disconnect that came first. */
+  readonly disconnectRequestId?: string;
+}
+
+export interface WaitInput extends StoreRef {
+  /** Stop when the store is in any of these states. */
+  readonly until: readonly ConnectionState[];
+  /** Waiting for CONNECTED: a confirmed FAILED ends the wait with `KeyStoreConnectFailed`. */
+  readonly failOnFailed: boolean;
+  readonly pollIntervalMs: number;
+}
+
+export interface WaitOutcome {
+  readonly state: ConnectionState;
+  readonly connectionErrorCode: string | undefined;
+  readonly polls: number;
+  readonly firstRequestId: string | undefined;
+  readonly lastRequestId: string | undefined;
+  /** Throttling or transient errors absorbed while polling. */
+  readonly transientErrors: number;
+  readonly elapsedMs: number;
+}
+
+/** Heartbeat details: what a retried attempt of the wait resumes from. */
+interface WaitProgress {
+  readonly polls: number;
+  readonly firstRequestId: string | undefined;
+  readonly lastState: ConnectionState | undefined;
+  readonly transientErrors: number;
+  readonly startedAt: number;
+}
+
+export interface KeyStoreActivityDeps {
+  readonly kms: KmsClientProvider;
+}
+
+function toSnapshot(
+  ref: StoreRef,
+  entry: CustomKeyStoresListEntry,
+  requestId: string | undefined,
+): StoreSnapshot {
+  const type = (entry.CustomKeyStoreType ?? 'AWS_CLOUDHSM') as string;
+  if (!(KEY_STORE_TYPES as readonly string[]).includes(type)) {
+    throw ApplicationFailure.nonRetryable(
+      `custom key store ${ref.customKeyStoreId} has type ${type}, which keystore-maint does not support (supported: ${KEY_STORE_TYPES.join(', ')})`,
+      FAILURE_TYPES.preflightRefused,
+    );
+  }
+  const state = entry.ConnectionState as string | undefined;
+  if (!state || !(CONNECTION_STATES as readonly string[]).includes(state)) {
+    // An unknown state from KMS is not something to act on; a retry reads again.
+    throw ApplicationFailure.retryable(
+      `DescribeCustomKeyStores returned an unknown ConnectionState "${state}" for ${ref.customKeyStoreId}`,
+      'UnknownConnectionState',
+    );
+  }
+  return {
+    ...ref,
+    name: entry.CustomKeyStoreName ?? '',
+    type: type as KeyStoreType,
+    state: state as ConnectionState,
+    connectionErrorCode: state === 'FAILED' ? entry.ConnectionErrorCode : undefined,
+    requestId,
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  // Context.sleep rejects when the activity is cancelled, so waits end promptly on cancellation.
+  return Context.current().sleep(ms);
+}
+
+export function createKeyStoreActivities(deps: KeyStoreActivityDeps) {
+  async function read(ref: StoreRef): Promise<StoreSnapshot> {
+    const kms = deps.kms(ref.region);
+    try {
+      const out = await kms.send(
+        new DescribeCustomKeyStoresCommand({ CustomKeyStoreId: ref.customKeyStoreId }),
+      );
+      const entry = out.CustomKeyStores?.[0];
+      if (!entry) {
+        throw ApplicationFailure.nonRetryable(
+          `custom key store ${ref.customKeyStoreId} was not found in ${ref.region}. Check the id, and that the worker uses the account and Region that own the store.`,
+          FAILURE_TYPES.keyStoreNotFound,
+        );
+      }
+      return toSnapshot(ref, entry, out.$metadata.requestId);
+    } catch (err) {
+      if (err instanceof ApplicationFailure) throw err;
+      throw kmsFailure(err, { operation: 'DescribeCustomKeyStores', customKeyStoreId: ref.customKeyStoreId });
+    }
+  }
+
+  /** Reads the store's connection state (DescribeCustomKeyStores). */
+  async function describeKeyStore(ref: StoreRef): Promise<StoreSnapshot> {
+    return read(ref);
+  }
+
+  async function disconnectOnce(ref: StoreRef, before: StoreSnapshot): Promise<MutationOutcome> {
+    if (before.state === 'DISCONNECTED' || before.state === 'DISCONNECTING') {
+      return { call: 'skipped', stateBefore: before.state, requestId: undefined };
+    }
+    try {
+      const out = await deps
+        .kms(ref.region)
+        .send(new DisconnectCustomKeyStoreCommand({ CustomKeyStoreId: ref.customKeyStoreId }));
+      return { call: 'accepted', stateBefore: before.state, requestId: out.$metadata.requestId };
+    } catch (err) {
+      if (classifyKmsError(err).kind === 'invalid-state') {
+        // Usually a concurrent or earlier disconnect: read again and decide from the truth.
+        const now = await read(ref);
+        if (now.state === 'DISCONNECTED' || now.state === 'DISCONNECTING') {
+          return { call: 'skipped', stateBefore: now.state, requestId: undefined };
+        }
+      }
+      throw kmsFailure(err, {
+        operation: 'DisconnectCustomKeyStore',
+        customKeyStoreId: ref.customKeyStoreId,
+      });
+    }
+  }
+
+  /** DisconnectCustomKeyStore, unless the store is already DISCONNECTED or DISCONNECTING. */
+  async function disconnectKeyStore(ref: StoreRef): Promise<MutationOutcome> {
+    return disconnectOnce(ref, await read(ref));
+  }
+
+  /**
+   * ConnectCustomKeyStore, unless the store is already CONNECTED or CONNECTING. From FAILED the
+   * store must be disconnected first (KMS rejects a connect in FAILED); from DISCONNECTING we
+   * wait for DISCONNECTED through a retryable failure, so Temporal's backoff paces the re-reads.
+   */
+  async function connectKeyStore(
+    ref: StoreRef & { readonly pollIntervalMs: number },
+  ): Promise<MutationOutcome> {
+    let before = await read(ref);
+    let disconnectRequestId: string | undefined;
+    if (before.state === 'CONNECTED' || before.state === 'CONNECTING') {
+      return { call: 'skipped', stateBefore: before.state, requestId: undefined };
+    }
+    if (before.state === 'FAILED') {
+      const disconnect = await disconnectOnce(ref, before);
+      disconnectRequestId = disconnect.requestId;
+      before = await waitFor({
+        ...ref,
+        until: ['DISCONNECTED'],
+        failOnFailed: false,
+        pollIntervalMs: ref.pollIntervalMs,
+      });
+    }
+    if (before.state === 'DISCONNECTING') {
+      throw ApplicationFailure.retryable(
+        `custom key store ${ref.customKeyStoreId} is still DISCONNECTING; connect will be retried`,
+        'KeyStoreTransitioning',
+      );
+    }
+    try {
+      const out = await deps
+        .kms(ref.region)
+        .send(new ConnectCustomKeyStoreCommand({ CustomKeyStoreId: ref.customKeyStoreId }));
+      return {
+        call: 'accepted',
+        stateBefore: before.state,
+        requestId: out.$metadata.requestId,
+        ...(disconnectRequestId ? { disconnectRequestId } : {}),
+      };
+    } catch (err) {
+      if (classifyKmsError(err).kind === 'invalid-state') {
+        const now = await read(ref);
+        if (now.state === 'CONNECTED' || now.state === 'CONNECTING') {
+          return { call: 'skipped', stateBefore: now.state, requestId: undefined };
+        }
+        throw ApplicationFailure.retryable(
+          `ConnectCustomKeyStore on ${ref.customKeyStoreId} was refused in state ${now.state}; will retry after the store settles`,
+          'KeyStoreTransitioning',
+        );
+      }
+      throw kmsFailure(err, { operation: 'ConnectCustomKeyStore', customKeyStoreId: ref.customKeyStoreId });
+    }
+  }
+
+  /** Polls until the store reaches a wanted state; the core of `waitForConnectionState`. */
+  async function waitFor(input: WaitInput, report?: (outcome: WaitOutcome) => void): Promise<StoreSnapshot> {
+    const ctx = Context.current();
+    const resumed = ctx.info.heartbeatDetails as WaitProgress | undefined;
+    let polls = resumed?.polls ?? 0;
+    let firstRequestId = resumed?.firstRequestId;
+    let transientErrors = resumed?.transientErrors ?? 0;
+    const startedAt = resumed?.startedAt ?? Date.now();
+    let failedReads = 0;
+    let delay = input.pollIntervalMs;
+    for (;;) {
+      let snapshot: StoreSnapshot | undefined;
+      try {
+        snapshot = await read(input);
+      } catch (err) {
+        // Throttling and transient errors while polling are expected under a shared quota:
+        // count them and poll again later instead of failing the attempt.
+        const retryable = err instanceof ApplicationFailure && !err.nonRetryable;
+        if (!retryable) throw err;
+        transientErrors++;
+      }
+      if (snapshot) {
+        polls++;
+        firstRequestId ??= snapshot.requestId;
+        const done = (outcome: StoreSnapshot) => {
+          report?.({
+            state: outcome.state,
+            connectionErrorCode: outcome.connectionErrorCode,
+            polls,
+            firstRequestId,
+            lastRequestId: outcome.requestId,
+            transientErrors,
+            elapsedMs: Date.now() - startedAt,
+          });
+          return outcome;
+        };
+        if (input.until.includes(snapshot.state)) return done(snapshot);
+        if (input.failOnFailed && snapshot.state === 'FAILED') {
+          // One read is not proof under eventual consistency: confirm before concluding.
+          failedReads++;
+          if (failedReads >= 2) {
+            done(snapshot);
+            throw ApplicationFailure.create({
+              type: FAILURE_TYPES.connectFailed,
+              message: `custom key store ${input.customKeyStoreId} reached FAILED with ConnectionErrorCode ${snapshot.connectionErrorCode ?? '(none)'}`,
+              nonRetryable: true,
+              details: [
+                {
+                  connectionErrorCode: snapshot.connectionErrorCode,
+                  polls,
+                  firstRequestId,
+                  lastRequestId: snapshot.requestId,
+                },
+              ],
+            });
+          }
+        } else {
+          failedReads = 0;
+        }
+        ctx.heartbeat({
+          polls,
+          firstRequestId,
+          lastState: snapshot.state,
+          transientErrors,
+          startedAt,
+        } satisfies WaitProgress);
+      } else {
+        ctx.heartbeat({
+          polls,
+          firstRequestId,
+          lastState: resumed?.lastState,
+          transientErrors,
+          startedAt,
+        } satisfies WaitProgress);
+      }
+      // Back off up to 4x the interval for long waits (CloudHSM connects take up to ~20 min),
+      // with ±20% jitter so concurrent runs do not poll the shared quota in lockstep.
+      const wait = failedReads > 0 ? input.pollIntervalMs : delay;
+      await sleep(Math.round(wait * (0.8 + Math.random() * 0.4)));
+      delay = Math.min(delay * 1.5, input.pollIntervalMs * 4);
+    }
+  }
+
+  /**
+   * Waits, heartbeating, until the store is in one of `until`. The result carries the number of
+   * polls and the first and last request ids: one audit event per wait, not one per poll.
+   */
+  async function waitForConnectionState(input: WaitInput): Promise<WaitOutcome> {
+    let outcome: WaitOutcome | undefined;
+    await waitFor(input, (o) => (outcome = o));
+    if (!outcome) throw new Error('waitForConnectionState finished without an outcome');
+    return outcome;
+  }
+
+  return { describeKeyStore, disconnectKeyStore, connectKeyStore, waitForConnectionState };
+}

@@ -1,0 +1,48 @@
+/**
+ * Stable failure type names. They are the `type` of Temporal `ApplicationFailure`s raised by
+ * activities and workflows, so clients, the CLI, alerts and the retry policies can match on them.
+ * Renaming one breaks every caller that matches on it.
+ */
+export const FAILURE_TYPES = {
+  /** The request is invalid; the message names every bad field. Never retried. */
+  invalidRequest: 'InvalidMaintenanceRequest',
+  /** DescribeCustomKeyStores does not know the store (wrong id, account or Region). */
+  keyStoreNotFound: 'KeyStoreNotFound',
+  /** Preflight refused to start (store already disconnected, FAILED, unsupported, canary key not in store). */
+  preflightRefused: 'PreflightRefused',
+  /** The store reached FAILED while we waited for CONNECTED; details carry the ConnectionErrorCode. */
+  connectFailed: 'KeyStoreConnectFailed',
+  /** The store did not reach the awaited state before the timeout. */
+  stateTimeout: 'KeyStoreStateTimeout',
+  /** KMS refused the call for lack of permission; details name the IAM action to grant. */
+  accessDenied: 'KmsAccessDenied',
+  /** KMS rejected the call's input (ValidationException and similar): a bug or a misconfiguration. */
+  invalidKmsInput: 'KmsInvalidInput',
+  /** The CloudHSM cluster is not usable (not active, invalid configuration). */
+  cloudHsmClusterProblem: 'CloudHsmClusterProblem',
+  /** A KMS error that retrying will not fix and that has no more specific type. */
+  kmsNonRetryable: 'KmsNonRetryable',
+  /** The canary round-trip (GenerateDataKey + Decrypt) failed. */
+  canaryFailed: 'CanaryFailed',
+  /** The run ended FAILED (everything it changed was undone); details carry the result. */
+  maintenanceFailed: 'MaintenanceFailed',
+  /** The run ended NEEDS_ATTENTION: the store did not come back and traffic stays drained. */
+  needsAttention: 'NeedsAttention',
+  /** Another maintenance of the same store is running; details carry its workflow id. */
+  alreadyRunning: 'MaintenanceAlreadyRunning',
+} as const;
+
+export type FailureType = (typeof FAILURE_TYPES)[keyof typeof FAILURE_TYPES];
+
+/** Failure types that retrying the same activity cannot fix. */
+export const NON_RETRYABLE_FAILURE_TYPES: readonly string[] = [
+  FAILURE_TYPES.invalidRequest,
+  FAILURE_TYPES.keyStoreNotFound,
+  FAILURE_TYPES.preflightRefused,
+  FAILURE_TYPES.connectFailed,
+  FAILURE_TYPES.accessDenied,
+  FAILURE_TYPES.invalidKmsInput,
+  FAILURE_TYPES.cloudHsmClusterProblem,
+  FAILURE_TYPES.kmsNonRetryable,
+  FAILURE_TYPES.canaryFailed,
+];

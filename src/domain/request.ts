@@ -1,0 +1,259 @@
+/**
+ * The maintenance request: one plain JSON object, the same whether it comes from the typed
+ * client, the CLI (`--input run.json`), a Temporal Schedule, or the Temporal UI's Start Workflow
+ * form. `validateMaintenanceRequest` is the single validator; the workflow runs it again as its
+ * first step, since a raw `temporal workflow start` bypasses every client-side check.
+ *
+ * Glossary:
+ * - store: an AWS KMS custom key store (`cks-` + 17 hex digits), CloudHSM or external (XKS);
+ * - window: how long the store stays disconnected for maintenance;
+ * - drain: moving callers off the store before it is disconnected (a traffic provider);
+ * - canary: a GenerateDataKey + Decrypt round-trip with a key in the store, before traffic returns.
+ */
+import { z } from 'zod';
+import { DURATION_FORMS, formatDuration, parseDuration } from './duration';
+
+export const CUSTOM_KEY_STORE_ID_PATTERN = /^cks-[0-9a-f]{17}$/;
+export const REGION_PATTERN = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/;
+
+const SECOND = 1_000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+export const LIMITS = {
+  window: { min: 1 * SECOND },
+  maxWindow: { default: 24 * HOUR, max: 7 * DAY },
+  approvalTimeout: { default: 24 * HOUR, min: 1 * SECOND, max: 7 * DAY },
+  disconnectTimeout: { default: 10 * MINUTE, min: 1 * SECOND, max: 24 * HOUR },
+  connectTimeout: { default: 30 * MINUTE, min: 1 * SECOND, max: 24 * HOUR },
+  pollInterval: { default: 15 * SECOND, min: 100, max: 10 * MINUTE },
+  reconnectAttempts: { default: 3, min: 1, max: 10 },
+} as const;
+
+function duration(range: { min?: number; max?: number }) {
+  return z.string({ error: `must be a duration string: ${DURATION_FORMS}` }).transform((text, ctx) => {
+    const value = parseDuration(text);
+    if (value === undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration; use ${DURATION_FORMS}` });
+      return z.NEVER;
+    }
+    if (range.min !== undefined && value < range.min) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${text}" is shorter than the minimum ${formatDuration(range.min)}`,
+      });
+      return z.NEVER;
+    }
+    if (range.max !== undefined && value > range.max) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${text}" is longer than the maximum ${formatDuration(range.max)}`,
+      });
+      return z.NEVER;
+    }
+    return value;
+  });
+}
+
+const text = (max: number) =>
+  z
+    .string({ error: 'must be a non-empty string' })
+    .trim()
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max} characters`);
+
+const windowSchema = z
+  .strictObject(
+    {
+      duration: duration({ min: LIMITS.window.min, max: LIMITS.maxWindow.max }).optional(),
+      until: z.iso
+        .datetime({ offset: true, error: 'must be an ISO-8601 timestamp, e.g. 2026-12-06T04:00:00Z' })
+        .optional(),
+    },
+    { error: 'must be { "duration": "2h" } or { "until": "<ISO-8601 timestamp>" }' },
+  )
+  .refine((w) => (w.duration === undefined) !== (w.until === undefined), {
+    message: 'give exactly one of { "duration": "2h" } or { "until": "<ISO-8601 timestamp>" }',
+  });
+
+const drainSchema = z.discriminatedUnion('provider', [z.strictObject({ provider: z.literal('none') })], {
+  error: 'must be one of: none',
+});
+
+export const maintenanceRequestSchema = z.strictObject({
+  customKeyStoreId: z
+    .string({ error: 'must be a string, e.g. "cks-1234567890abcdef0"' })
+    .regex(CUSTOM_KEY_STORE_ID_PATTERN, 'must be a custom key store id: "cks-" followed by 17 hex digits'),
+  region: z.string().regex(REGION_PATTERN, 'must be an AWS Region code such as us-east-1').optional(),
+  window: windowSchema,
+  maxWindow: duration({ min: LIMITS.window.min, max: LIMITS.maxWindow.max }).optional(),
+  reason: text(1024),
+  requestedBy: text(256),
+  ticket: text(256).optional(),
+  approval: z
+    .strictObject({
+      required: z.boolean({ error: 'must be true or false' }),
+      timeout: duration(LIMITS.approvalTimeout).optional(),
+    })
+    .optional(),
+  drain: drainSchema.optional(),
+  canaryKeyId: z
+    .string()
+    .min(1)
+    .max(2048)
+    .regex(/^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/)?[0-9a-f-]{36}$|^mrk-[0-9a-f]{32}$/, {
+      message: 'must be a key id (UUID) or key ARN of a key in the store',
+    })
+    .optional(),
+  timeouts: z
+    .strictObject({
+      disconnect: duration(LIMITS.disconnectTimeout).optional(),
+      connect: duration(LIMITS.connectTimeout).optional(),
+    })
+    .optional(),
+  reconnectAttempts: z
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(LIMITS.reconnectAttempts.min)
+    .max(LIMITS.reconnectAttempts.max)
+    .optional(),
+  pollInterval: duration(LIMITS.pollInterval).optional(),
+  dryRun: z.boolean().optional(),
+  allowAlreadyDisconnected: z.boolean().optional(),
+});
+
+/** The request as callers write it (durations as strings). */
+export type MaintenanceRequest = z.input<typeof maintenanceRequestSchema>;
+
+export type DrainSpec = z.output<typeof drainSchema>;
+
+/** The request after validation: every default applied, every duration in milliseconds. */
+export interface ResolvedMaintenanceRequest {
+  readonly customKeyStoreId: string;
+  readonly region: string | undefined;
+  readonly window: { readonly durationMs: number } | { readonly untilMs: number };
+  readonly maxWindowMs: number;
+  readonly reason: string;
+  readonly requestedBy: string;
+  readonly ticket: string | undefined;
+  readonly approval: { readonly required: boolean; readonly timeoutMs: number };
+  readonly drain: DrainSpec;
+  readonly canaryKeyId: string | undefined;
+  readonly timeouts: { readonly disconnectMs: number; readonly connectMs: number };
+  readonly reconnectAttempts: number;
+  readonly pollIntervalMs: number;
+  readonly dryRun: boolean;
+  readonly allowAlreadyDisconnected: boolean;
+}
+
+export type ValidationResult =
+  | { readonly ok: true; readonly request: ResolvedMaintenanceRequest }
+  | { readonly ok: false; readonly problems: readonly string[] };
+
+/**
+ * Validates a request as received (any JSON) at time `nowMs` (the workflow's clock inside a
+ * workflow). Every problem is reported, each naming its field and what is allowed.
+ */
+export function validateMaintenanceRequest(input: unknown, nowMs: number): ValidationResult {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return {
+      ok: false,
+      problems: [
+        'the request must be one JSON object, e.g. {"customKeyStoreId": "cks-…", "window": {"duration": "2h"}, …}',
+      ],
+    };
+  }
+  const parsed = maintenanceRequestSchema.safeParse(input);
+  if (!parsed.success) {
+    return { ok: false, problems: parsed.error.issues.map((issue) => formatIssue(issue, input)) };
+  }
+  const r = parsed.data;
+  const problems: string[] = [];
+  const maxWindowMs = r.maxWindow ?? LIMITS.maxWindow.default;
+  let window: ResolvedMaintenanceRequest['window'];
+  if (r.window.duration !== undefined) {
+    window = { durationMs: r.window.duration };
+    if (r.window.duration > maxWindowMs) {
+      problems.push(
+        `window.duration: ${formatDuration(r.window.duration)} is longer than maxWindow ${formatDuration(maxWindowMs)}; shorten the window or raise maxWindow (at most ${formatDuration(LIMITS.maxWindow.max)})`,
+      );
+    }
+  } else {
+    const until = r.window.until ?? '';
+    const untilMs = Date.parse(until);
+    window = { untilMs };
+    if (untilMs <= nowMs + LIMITS.window.min) {
+      problems.push(`window.until: ${until} is not in the future; give a later time`);
+    } else if (untilMs - nowMs > maxWindowMs) {
+      problems.push(
+        `window.until: ${until} is more than maxWindow (${formatDuration(maxWindowMs)}) from now; choose an earlier end or raise maxWindow`,
+      );
+    }
+  }
+  if (problems.length) return { ok: false, problems };
+  return {
+    ok: true,
+    request: {
+      customKeyStoreId: r.customKeyStoreId,
+      region: r.region,
+      window,
+      maxWindowMs,
+      reason: r.reason,
+      requestedBy: r.requestedBy,
+      ticket: r.ticket,
+      approval: {
+        required: r.approval?.required ?? false,
+        timeoutMs: r.approval?.timeout ?? LIMITS.approvalTimeout.default,
+      },
+      drain: r.drain ?? { provider: 'none' },
+      canaryKeyId: r.canaryKeyId,
+      timeouts: {
+        disconnectMs: r.timeouts?.disconnect ?? LIMITS.disconnectTimeout.default,
+        connectMs: r.timeouts?.connect ?? LIMITS.connectTimeout.default,
+      },
+      reconnectAttempts: r.reconnectAttempts ?? LIMITS.reconnectAttempts.default,
+      pollIntervalMs: r.pollInterval ?? LIMITS.pollInterval.default,
+      dryRun: r.dryRun ?? false,
+      allowAlreadyDisconnected: r.allowAlreadyDisconnected ?? false,
+    },
+  };
+}
+
+function formatIssue(issue: z.core.$ZodIssue, input: object): string {
+  const field = issue.path.map(String).join('.') || '(request)';
+  if (issue.code === 'unrecognized_keys') {
+    return `${field === '(request)' ? '' : `${field}: `}unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}; allowed: ${allowedKeys(issue.path)}`;
+  }
+  if (issue.code === 'invalid_type' && valueAt(input, issue.path) === undefined) {
+    return `${field}: is required (${issue.message})`;
+  }
+  return `${field}: ${issue.message}`;
+}
+
+function allowedKeys(path: readonly PropertyKey[]): string {
+  let shape: z.ZodType = maintenanceRequestSchema;
+  for (const key of path) {
+    const inner = unwrap(shape);
+    if (!(inner instanceof z.ZodObject)) return '(see docs/starting-runs.md)';
+    const next = (inner.shape as Record<string, z.ZodType>)[String(key)];
+    if (!next) return '(see docs/starting-runs.md)';
+    shape = next;
+  }
+  const inner = unwrap(shape);
+  if (inner instanceof z.ZodObject) return Object.keys(inner.shape).join(', ');
+  return '(see docs/starting-runs.md)';
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  return schema instanceof z.ZodOptional ? unwrap(schema.unwrap() as z.ZodType) : schema;
+}
+
+function valueAt(input: object, path: readonly PropertyKey[]): unknown {
+  let value: unknown = input;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}

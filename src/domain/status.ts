@@ -1,0 +1,81 @@
+/**
+ * What a run reports about itself: the `status` query's answer while it runs, and (with its
+ * outcome) the result when it ends.
+ */
+import type { AuditEvent } from './audit-event';
+import type { ConnectionState, KeyStoreType } from './connection-state';
+import type { EndState, RunPhase } from './phases';
+import type { DrainSpec } from './request';
+
+export interface PhaseSpan {
+  readonly phase: RunPhase;
+  readonly startedAt: string;
+  endedAt?: string;
+}
+
+export interface ConnectionErrorReport {
+  readonly code: string;
+  readonly meaning: string;
+  readonly action: string;
+}
+
+/** What the drain step changed, so that restore undoes exactly that. */
+export interface DrainRecord {
+  readonly provider: DrainSpec['provider'];
+  readonly drainedAt: string;
+  readonly changes: readonly Readonly<Record<string, unknown>>[];
+}
+
+export interface PlanStep {
+  readonly phase: RunPhase;
+  readonly description: string;
+  /** KMS operations this step would call. */
+  readonly kmsOperations: readonly string[];
+}
+
+export interface MaintenanceStatus {
+  readonly workflowId: string;
+  readonly runId: string;
+  readonly customKeyStoreId: string;
+  readonly region: string | undefined;
+  readonly phase: RunPhase;
+  readonly outcome: EndState | undefined;
+  readonly dryRun: boolean;
+  readonly requestedBy: string | undefined;
+  readonly reason: string | undefined;
+  readonly ticket: string | undefined;
+  readonly timeline: readonly PhaseSpan[];
+  readonly window: {
+    readonly startedAt?: string;
+    readonly endsAt?: string;
+    /** The latest end that extensions may reach (start + maxWindow). */
+    readonly latestEnd?: string;
+  };
+  readonly store: {
+    readonly type?: KeyStoreType;
+    readonly name?: string;
+    readonly lastObservedState?: ConnectionState;
+    readonly connectionErrorCode?: string;
+  };
+  readonly connectAttempts: number;
+  readonly approval: {
+    readonly required: boolean;
+    readonly approvedBy?: string;
+    readonly approvedAt?: string;
+  };
+  readonly extensions: readonly { readonly by: string; readonly at: string; readonly newEnd: string }[];
+  readonly windowEndedEarlyBy?: string;
+  readonly abort?: { readonly by: string; readonly reason: string; readonly at: string };
+  readonly drain?: DrainRecord;
+  readonly trafficRestored: boolean;
+  readonly connectionError?: ConnectionErrorReport;
+  /** One line for humans: what is happening, or how the run ended and what to do. */
+  readonly message: string;
+  readonly events: readonly AuditEvent[];
+}
+
+export interface MaintenanceResult extends MaintenanceStatus {
+  readonly outcome: EndState;
+  /** For a dry run: what a real run would do. */
+  readonly plan?: readonly PlanStep[];
+}

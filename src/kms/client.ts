@@ -1,0 +1,57 @@
+/**
+ * The one place KMS clients are made. Region and endpoint come from configuration or from the
+ * AWS SDK's standard settings (`AWS_REGION`, `AWS_ENDPOINT_URL_KMS`), credentials from the
+ * default provider chain unless given.
+ *
+ * SDK retries are off (`maxAttempts: 1`) on purpose: Temporal retries activities with its own
+ * backoff, visible in the run's history, and the waiting activity counts and absorbs throttled
+ * polls itself. Two retry layers would multiply calls against a 5-requests-per-second quota.
+ */
+import { KMSClient } from '@aws-sdk/client-kms';
+import type { AwsCredentialIdentity } from '@aws-sdk/types';
+
+export interface KmsClientConfig {
+  readonly region: string;
+  /** Overrides `AWS_ENDPOINT_URL_KMS`; e.g. the simulator's URL. */
+  readonly endpoint?: string;
+  /** Defaults to the SDK's provider chain (env, shared config, SSO, IMDS, ...). */
+  readonly credentials?: AwsCredentialIdentity;
+  /** Per-request timeout (default 10 s), so a hung connection cannot hold an activity. */
+  readonly requestTimeoutMs?: number;
+}
+
+export function createKmsClient(config: KmsClientConfig): KMSClient {
+  return new KMSClient({
+    region: config.region,
+    ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+    ...(config.credentials ? { credentials: config.credentials } : {}),
+    maxAttempts: 1,
+    requestHandler: { connectionTimeout: 3_000, requestTimeout: config.requestTimeoutMs ?? 10_000 },
+  });
+}
+
+/** One client per Region, created on first use and reused (each holds a connection pool). */
+export type KmsClientProvider = (region: string) => KMSClient;
+
+export function kmsClientProvider(defaults: Omit<KmsClientConfig, 'region'> = {}): KmsClientProvider {
+  const clients = new Map<string, KMSClient>();
+  return (region) => {
+    let client = clients.get(region);
+    if (!client) {
+      client = createKmsClient({ ...defaults, region });
+      clients.set(region, client);
+    }
+    return client;
+  };
+}
+
+/** The Region from the standard AWS settings, or a clear error saying how to set it. */
+export function regionFromEnvironment(env: NodeJS.ProcessEnv = process.env): string {
+  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  if (!region) {
+    throw new Error(
+      'No AWS Region configured: set AWS_REGION (e.g. AWS_REGION=us-east-1) or put "region" in the maintenance request.',
+    );
+  }
+  return region;
+}

@@ -1,0 +1,77 @@
+/**
+ * Activity timeouts and retry policies, chosen per kind of step:
+ *
+ * - KMS calls (describe, disconnect, connect): one attempt may take at most 30 s (the KMS client
+ *   gives up on a request after 10 s); retryable errors (throttling, KMS internal errors, network)
+ *   are retried with exponential backoff from 1 s up to 30 s between attempts, bounded overall by
+ *   the request's timeout for that phase. Non-retryable failure types stop at once. Connect may
+ *   first disconnect a FAILED store and wait for it, so its attempts may run as long as the
+ *   disconnect timeout and must heartbeat.
+ * - Waits: one long heartbeating attempt bounded by the phase's timeout; the heartbeat timeout is
+ *   a few poll intervals, so a dead worker is noticed and another resumes from the last
+ *   heartbeat's details.
+ * - Audit: short attempts retried for up to two minutes; if the sink stays down the run goes on
+ *   (the events are kept in the run and written by a later flush) — an audit outage must never
+ *   keep a store disconnected.
+ * - Traffic and canary: like KMS calls; the canary retries a few times because crypto on a
+ *   just-reconnected store can briefly fail while KMS catches up (eventual consistency).
+ */
+import { proxyActivities, type ActivityOptions, type RetryPolicy } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { NON_RETRYABLE_FAILURE_TYPES } from '../src/domain/errors';
+import type { ResolvedMaintenanceRequest } from '../src/domain/request';
+
+const KMS_RETRY: RetryPolicy = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '30 seconds',
+  nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES],
+};
+
+function waitHeartbeatTimeoutMs(pollIntervalMs: number): number {
+  // The longest sleep between polls is 4x the interval plus 20% jitter; allow one missed beat.
+  return Math.max(30_000, Math.round(pollIntervalMs * 4 * 1.2 * 2));
+}
+
+export function activitiesFor(request: ResolvedMaintenanceRequest) {
+  const kmsCall = (overallMs: number): ActivityOptions => ({
+    startToCloseTimeout: '30 seconds',
+    scheduleToCloseTimeout: Math.max(overallMs, 60_000),
+    retry: KMS_RETRY,
+  });
+  const wait = (overallMs: number): ActivityOptions => ({
+    startToCloseTimeout: overallMs,
+    scheduleToCloseTimeout: overallMs,
+    heartbeatTimeout: waitHeartbeatTimeoutMs(request.pollIntervalMs),
+    retry: KMS_RETRY,
+  });
+  const { disconnectMs, connectMs } = request.timeouts;
+  return {
+    describe: proxyActivities<Activities>(kmsCall(5 * 60_000)),
+    disconnect: proxyActivities<Activities>(kmsCall(disconnectMs)),
+    connect: proxyActivities<Activities>({
+      ...kmsCall(connectMs),
+      startToCloseTimeout: disconnectMs + 30_000,
+      heartbeatTimeout: waitHeartbeatTimeoutMs(request.pollIntervalMs),
+    }),
+    waitDisconnected: proxyActivities<Activities>(wait(disconnectMs)),
+    waitConnected: proxyActivities<Activities>(wait(connectMs)),
+    settle: proxyActivities<Activities>(wait(Math.max(disconnectMs, connectMs))),
+    traffic: proxyActivities<Activities>(kmsCall(10 * 60_000)),
+    canary: proxyActivities<Activities>({
+      ...kmsCall(2 * 60_000),
+      retry: { ...KMS_RETRY, maximumAttempts: 5 },
+    }),
+  };
+}
+
+export const auditActivities = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  scheduleToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds' },
+});
+
+export const setupActivities = proxyActivities<Activities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { maximumAttempts: 5 },
+});
