@@ -1,0 +1,86 @@
+/**
+ * Injected faults: a rule per KMS operation (or `*` for every operation) that answers with a chosen
+ * exception and/or adds latency, after the quota check and before the operation runs.
+ *
+ * - `count` only: fires on the next `count` matching requests.
+ * - `probability` only: fires on each matching request with that probability, until cleared.
+ * - both: fires with that probability, at most `count` times.
+ * - neither: fires once.
+ *
+ * Rules are checked in the order they were added; latency of every firing rule adds up, and the
+ * first firing rule with an `errorType` decides the answer (later rules are not consulted, so they
+ * are not used up).
+ */
+import { randomUUID } from 'node:crypto';
+import { KmsError } from './protocol';
+
+export interface FaultSpec {
+  /** A KMS operation name, or `*` for every operation. */
+  operation: string;
+  /** Exception name to answer with; omit for a latency-only fault. */
+  errorType?: string | undefined;
+  message?: string | undefined;
+  count?: number | undefined;
+  probability?: number | undefined;
+  latencyMs?: number | undefined;
+}
+
+export interface Fault extends FaultSpec {
+  id: string;
+  /** How many times it has fired. */
+  fired: number;
+  /** How many more times it may fire; undefined = unlimited (a probability without a count). */
+  remaining?: number | undefined;
+}
+
+export interface FaultDecision {
+  latencyMs: number;
+  error?: KmsError | undefined;
+}
+
+export class FaultInjector {
+  private faults: Fault[] = [];
+
+  add(spec: FaultSpec): Fault {
+    const remaining = spec.count ?? (spec.probability === undefined ? 1 : undefined);
+    const fault: Fault = { ...spec, id: randomUUID(), fired: 0, remaining };
+    this.faults.push(fault);
+    return fault;
+  }
+
+  list(): readonly Fault[] {
+    return this.faults.map((fault) => ({ ...fault }));
+  }
+
+  remove(id: string): boolean {
+    const before = this.faults.length;
+    this.faults = this.faults.filter((fault) => fault.id !== id);
+    return this.faults.length !== before;
+  }
+
+  clear(): void {
+    this.faults = [];
+  }
+
+  decide(operation: string, random: () => number = Math.random): FaultDecision {
+    let latencyMs = 0;
+    for (const fault of this.faults) {
+      if (fault.operation !== '*' && fault.operation !== operation) continue;
+      if (fault.probability !== undefined && random() >= fault.probability) continue;
+      fault.fired += 1;
+      if (fault.remaining !== undefined) fault.remaining -= 1;
+      latencyMs += fault.latencyMs ?? 0;
+      if (fault.errorType) {
+        this.prune();
+        const message = fault.message ?? `Injected fault: ${fault.errorType} for ${operation}`;
+        return { latencyMs, error: new KmsError(fault.errorType, message) };
+      }
+    }
+    this.prune();
+    return { latencyMs };
+  }
+
+  private prune(): void {
+    this.faults = this.faults.filter((fault) => fault.remaining === undefined || fault.remaining > 0);
+  }
+}

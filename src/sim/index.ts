@@ -1,0 +1,29 @@
+/**
+ * The KMS simulator: a local KMS endpoint speaking the real AWS JSON 1.1 wire protocol, with
+ * custom key stores, their connection state machine, eventual consistency, the request quota,
+ * real symmetric crypto and injected faults, plus a control API under `/_sim/`.
+ * See docs/simulator.md.
+ */
+export { startKmsSimulator, type RunningSimulator } from './server';
+export { SimulatorOptionsError, PROFILES, type SimulatorOptions, type ProfileName } from './config';
+export {
+  SimulatorControl,
+  SimulatorControlError,
+  type SimCall,
+  type SimConfig,
+  type SimConfigPatch,
+  type SimFault,
+  type SimFaultInput,
+  type SimStore,
+  type SimStoreDetails,
+  type SimStoreInput,
+  type SimStorePatch,
+  type SimStoreType,
+  type SimTimings,
+} from './control-client';
+export {
+  CONNECTION_ERROR_CODES_BY_TYPE,
+  CUSTOM_KEY_STORE_OPERATIONS,
+  KMS_OPERATIONS,
+  type KmsOperation,
+} from './model';

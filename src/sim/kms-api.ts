@@ -1,0 +1,113 @@
+/**
+ * One KMS request, from headers and body to status and JSON body. The checks run in the order
+ * every tool relies on:
+ *
+ *   1. `Authorization` present, else `MissingAuthenticationTokenException` (signatures are not
+ *      verified);
+ *   2. the body parses as a JSON object, else `SerializationException`;
+ *   3. `POST` with `X-Amz-Target: TrentService.<a served operation>`, else
+ *      `UnknownOperationException`;
+ *   4. the request quota (custom key store operations only), else `ThrottlingException`;
+ *   5. injected faults (latency, then the chosen exception);
+ *   6. the operation: parameter validation, then its state rules.
+ *
+ * Every request, refused or not, lands in the call log with its request id.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { isCustomKeyStoreOperation, isKmsOperation } from './model';
+import { OPERATIONS } from './operations';
+import { isJsonObject, KMS_TARGET_PREFIX, KmsError, type JsonObject } from './protocol';
+import type { Simulator } from './simulator';
+
+export interface KmsRequest {
+  method: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+  /** The body exceeded the size limit and was not kept. */
+  bodyTooLarge?: boolean;
+}
+
+export interface KmsResponse {
+  status: number;
+  body: JsonObject;
+  errorType?: string | undefined;
+}
+
+export async function handleKmsRequest(
+  sim: Simulator,
+  request: KmsRequest,
+  requestId: string,
+): Promise<KmsResponse> {
+  const startedAt = sim.now();
+  const target = headerValue(request.headers, 'x-amz-target') ?? '';
+  const operation = target.startsWith(KMS_TARGET_PREFIX) ? target.slice(KMS_TARGET_PREFIX.length) : target;
+  let params: Record<string, unknown> = {};
+  let response: KmsResponse;
+  try {
+    if (!headerValue(request.headers, 'authorization')) {
+      throw new KmsError('MissingAuthenticationTokenException', 'Missing Authentication Token');
+    }
+    params = parseBody(request);
+    if (request.method !== 'POST' || !target.startsWith(KMS_TARGET_PREFIX) || !isKmsOperation(operation)) {
+      throw new KmsError(
+        'UnknownOperationException',
+        target ? `Unknown operation ${target}` : 'Missing X-Amz-Target header: no operation named',
+      );
+    }
+    if (isCustomKeyStoreOperation(operation) && !sim.quota.admit(operation, sim.now())) {
+      throw new KmsError(
+        'ThrottlingException',
+        `Rate exceeded: ${operation} is limited to ${sim.quota.rate} requests per second in this account and Region.`,
+      );
+    }
+    const fault = sim.faults.decide(operation);
+    await sim.sleep(fault.latencyMs);
+    if (fault.error) throw fault.error;
+    sim.advanceStores();
+    response = { status: 200, body: OPERATIONS[operation](sim, params) };
+  } catch (err) {
+    response = errorResponse(sim, err, operation);
+  }
+  sim.calls.record({
+    at: new Date(startedAt).toISOString(),
+    operation,
+    params,
+    outcome: response.errorType ?? 'ok',
+    requestId,
+  });
+  sim.log(
+    `KMS ${operation || '(none)'} -> ${response.errorType ?? 'ok'} ${response.status} ` +
+      `${sim.now() - startedAt}ms ${requestId}`,
+  );
+  return response;
+}
+
+function errorResponse(sim: Simulator, err: unknown, operation: string): KmsResponse {
+  if (err instanceof KmsError) return { status: err.status, body: err.toJson(), errorType: err.type };
+  // A bug in the simulator must still look like KMS to the caller, never like a crash.
+  const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  sim.log(`KMS ${operation} internal error: ${detail}`);
+  const internal = new KmsError('KMSInternalException', 'The simulator failed to process the request.');
+  return { status: internal.status, body: internal.toJson(), errorType: internal.type };
+}
+
+function parseBody(request: KmsRequest): Record<string, unknown> {
+  if (request.bodyTooLarge) throw new KmsError('SerializationException', 'The request body is too large.');
+  if (request.body.trim() === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(request.body);
+  } catch {
+    throw new KmsError('SerializationException', 'The request body is not valid JSON.');
+  }
+  if (!isJsonObject(parsed)) {
+    throw new KmsError('SerializationException', 'The request body must be a JSON object.');
+  }
+  return parsed;
+}
+
+function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  return first && first.trim() !== '' ? first : undefined;
+}

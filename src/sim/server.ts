@@ -1,0 +1,138 @@
+/**
+ * The simulator's HTTP server: KMS's JSON 1.1 endpoint on `POST /` and the control API under
+ * `/_sim/`, on one port. Every response carries an `x-amzn-RequestId`. `stop()` clears the store
+ * timers, ends injected-latency waits and closes the server including keep-alive sockets, so a
+ * test process is left with no open handles.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { resolveOptions, type SimulatorOptions } from './config';
+import { CONTROL_PREFIX, handleControlRequest } from './control-api';
+import { handleKmsRequest } from './kms-api';
+import { KMS_CONTENT_TYPE } from './protocol';
+import { Simulator } from './simulator';
+
+export interface RunningSimulator {
+  /** e.g. `http://127.0.0.1:4566`: the KMS endpoint, and the control API under `/_sim/`. */
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Request bodies above this are refused; KMS's own limits are far lower. */
+const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * Starts a simulator. Throws `SimulatorOptionsError` naming a bad option, or an error describing
+ * an unreadable state or seed file, before anything listens.
+ */
+export async function startKmsSimulator(options: SimulatorOptions = {}): Promise<RunningSimulator> {
+  const resolved = resolveOptions(options);
+  const sim = new Simulator(resolved);
+  const server = createServer((req, res) => {
+    serve(sim, req, res).catch((err: unknown) => {
+      sim.log(`simulator request failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      if (!res.headersSent) send(res, 500, randomUUID(), { error: 'InternalError' }, 'application/json');
+      else res.destroy();
+    });
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  try {
+    await listen(server, resolved.port, resolved.host);
+  } catch (err) {
+    sim.stop();
+    throw err;
+  }
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : resolved.port;
+  const host = resolved.host.includes(':') ? `[${resolved.host}]` : resolved.host;
+  const url = `http://${host}:${port}`;
+  sim.log(`KMS simulator listening on ${url} (account ${resolved.account}, region ${resolved.region})`);
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    stop: () => (stopping ??= close(sim, server)),
+  };
+}
+
+async function serve(sim: Simulator, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const requestId = randomUUID();
+  const { body, tooLarge } = await readBody(req);
+  const url = req.url ?? '/';
+  if (
+    url === CONTROL_PREFIX ||
+    url.startsWith(`${CONTROL_PREFIX}/`) ||
+    url.startsWith(`${CONTROL_PREFIX}?`)
+  ) {
+    const response = handleControlRequest(sim, {
+      method: req.method ?? 'GET',
+      url,
+      body: tooLarge ? '' : body,
+    });
+    sim.log(`SIM ${req.method ?? ''} ${url} -> ${response.status}`);
+    send(res, response.status, requestId, response.body, 'application/json');
+    return;
+  }
+  const response = await handleKmsRequest(
+    sim,
+    { method: req.method ?? 'GET', headers: req.headers, body, bodyTooLarge: tooLarge },
+    requestId,
+  );
+  send(res, response.status, requestId, response.body, KMS_CONTENT_TYPE, response.errorType);
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  requestId: string,
+  body: unknown,
+  contentType: string,
+  errorType?: string,
+): void {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': contentType,
+    'Content-Length': Buffer.byteLength(payload),
+    'x-amzn-RequestId': requestId,
+    ...(errorType ? { 'x-amzn-ErrorType': errorType } : {}),
+  });
+  res.end(payload);
+}
+
+function readBody(req: IncomingMessage): Promise<{ body: string; tooLarge: boolean }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve({ body: tooLarge ? '' : Buffer.concat(chunks).toString('utf8'), tooLarge }));
+    req.on('error', reject);
+  });
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+function close(sim: Simulator, server: Server): Promise<void> {
+  sim.stop();
+  return new Promise((resolve, reject) => {
+    server.close((err) => (err ? reject(err) : resolve()));
+    server.closeAllConnections();
+  });
+}
