@@ -34,5 +34,7 @@ export function isAboutStore(
   event: { readonly workflowId: string; readonly detail: Readonly<Record<string, unknown>> },
   customKeyStoreId: string,
 ): boolean {
-  return event.workflowId.endsWith(`/${customKeyStoreId}`) || event.detail.customKeyStoreId === customKeyStoreId;
+  return (
+    event.workflowId.endsWith(`/${customKeyStoreId}`) || event.detail.customKeyStoreId === customKeyStoreId
+  );
 }

@@ -1,0 +1,92 @@
+/**
+ * The audit library's public face. The worker's `audit` activity appends through
+ * `createAuditSink(auditConfigFromEnv())`; the CLI verifies (`verifyAuditFile`,
+ * `verifyAuditPostgres`, `formatVerifyReport`), exports (`readWorkflow` /
+ * `findWorkflowIdsForStore` on a sink, then `exportAuditTrail`) and migrates
+ * (`migrateAuditPostgres`).
+ */
+import type { Writable } from 'node:stream';
+import { Pool } from 'pg';
+import type { AuditConfig } from './config';
+import { JsonlAuditSink, type JsonlAuditSinkOptions } from './jsonl-sink';
+import { PostgresAuditSink, migrateAuditSchema } from './postgres-sink';
+import type { ReadableAuditSink } from './sink';
+import { StdoutAuditSink } from './stdout-sink';
+
+export { canonicalJson } from './canonical-json';
+export {
+  AUDIT_ENV,
+  DEFAULT_AUDIT_FILE,
+  DEFAULT_AUDIT_TABLE,
+  auditConfigFromEnv,
+  describeAuditConfig,
+  redactUrl,
+  type AuditConfig,
+  type AuditSinkKind,
+} from './config';
+export * from './errors';
+export {
+  exportAuditTrail,
+  formatDuration,
+  phaseSpans,
+  summarizeTrail,
+  type AuditExportFormat,
+  type AuditExportOptions,
+  type PhaseSpanSummary,
+  type RunSummary,
+  type TrailSummary,
+} from './export';
+export { hashEvent, type ChainTail } from './hash-chain';
+export { JsonlAuditSink, type JsonlAuditSinkOptions } from './jsonl-sink';
+export { PostgresAuditSink, migrateAuditSchema, type PostgresAuditSinkOptions } from './postgres-sink';
+export { assertNoSecrets, findSecrets, redactSecrets, type SecretFinding } from './secrets';
+export { isAboutStore, type AuditSink, type ReadableAuditSink } from './sink';
+export { StdoutAuditSink } from './stdout-sink';
+export {
+  formatLocation,
+  formatVerifyReport,
+  verifyAuditEvents,
+  verifyAuditFile,
+  verifyAuditPostgres,
+  verifyAuditTrail,
+  type AuditBreak,
+  type AuditBreakKind,
+  type AuditLocation,
+  type AuditTrailSource,
+  type VerifyReport,
+} from './verify';
+
+export interface CreateAuditSinkOptions {
+  /** JSON Lines sink tuning (lock timings). */
+  readonly jsonl?: JsonlAuditSinkOptions;
+  /** Where the stdout sink writes; process.stdout by default. */
+  readonly stdout?: Writable;
+}
+
+/** The sink the configuration names. Cheap and synchronous: nothing is opened until first use. */
+export function createAuditSink(
+  config: AuditConfig,
+  options: CreateAuditSinkOptions = {},
+): ReadableAuditSink {
+  switch (config.kind) {
+    case 'file':
+      return new JsonlAuditSink(config.path, options.jsonl);
+    case 'stdout':
+      return new StdoutAuditSink(options.stdout);
+    case 'postgres':
+      return new PostgresAuditSink(config.url, { table: config.table });
+  }
+}
+
+/** `keystore-maint audit migrate`: creates the audit table at `url` if missing. */
+export async function migrateAuditPostgres(
+  url: string,
+  options: { readonly table?: string } = {},
+): Promise<void> {
+  const pool = new Pool({ connectionString: url, max: 1, application_name: 'keystore-maint audit migrate' });
+  try {
+    await migrateAuditSchema(pool, options);
+  } finally {
+    await pool.end();
+  }
+}
