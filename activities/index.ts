@@ -4,6 +4,7 @@
  */
 import type { AuditSink } from '../src/audit/sink';
 import type { KmsClientProvider } from '../src/kms/client';
+import type { WebhookSecretSource } from '../src/traffic/webhook-secret';
 import { createAuditActivities } from './audit';
 import { createHealthActivities } from './health';
 import { createKeyStoreActivities } from './keystore';
@@ -14,12 +15,14 @@ export interface ActivityDeps {
   readonly auditSink: AuditSink;
   /** Region used when a request names none (the worker's AWS_REGION). */
   readonly defaultRegion: string;
+  /** Where the webhook provider's HMAC secret comes from (the worker's environment). */
+  readonly webhookSecret: WebhookSecretSource;
 }
 
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createKeyStoreActivities(deps),
-    ...createTrafficActivities(),
+    ...createTrafficActivities(deps),
     ...createHealthActivities(deps),
     ...createAuditActivities(deps),
     /** The Region a request without one runs in: the worker's. */

@@ -1,15 +1,16 @@
 /**
- * Traffic providers move callers off a store before it is disconnected and back after it is
- * verified. `drain` returns a `DrainRecord` of exactly what it changed; the record lives in the
- * workflow's state, so `restore` undoes exactly that, even after a worker crash in between.
- *
- * Provider `none` changes nothing: an explicit choice (callers tolerate the outage, or traffic is
- * moved by other means), recorded as such in the audit.
+ * Traffic activities: plan (preflight), drain, verify, restore — one per step, dispatching to the
+ * provider named in the request (see src/domain/traffic.ts). All are idempotent. The plan and the
+ * drain record live in the workflow's state, so a worker crash anywhere between drain and restore
+ * still restores exactly what was changed, and nothing else.
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { DrainRecord } from '../src/domain/status';
-import type { DrainSpec } from '../src/domain/request';
-import { FAILURE_TYPES } from '../src/domain/errors';
+import type { DrainPlan, DrainSpec, WebhookBody } from '../src/domain/traffic';
+import type { KmsClientProvider } from '../src/kms/client';
+import type { WebhookSecretSource } from '../src/traffic/webhook-secret';
+import { aliasesDrained, drainAliases, planAliasDrain, restoreAliases } from './traffic-alias';
+import { planWebhookDrain, sendWebhookAction, waitForWebhookState } from './traffic-webhook';
 
 export interface TrafficInput {
   readonly spec: DrainSpec;
@@ -25,42 +26,96 @@ export interface RestoreOutcome {
   readonly leftAlone: readonly Readonly<Record<string, unknown>>[];
 }
 
-function unsupported(spec: never): never {
+export interface TrafficDeps {
+  readonly kms: KmsClientProvider;
+  readonly webhookSecret: WebhookSecretSource;
+}
+
+function mismatch(spec: DrainSpec, plan: DrainPlan): never {
   throw ApplicationFailure.nonRetryable(
-    `unknown traffic provider ${JSON.stringify(spec)}`,
-    FAILURE_TYPES.invalidRequest,
+    `traffic plan for provider ${plan.provider} does not match the request's provider ${spec.provider}`,
+    'TrafficPlanMismatch',
   );
 }
 
-export function createTrafficActivities() {
-  function drainTraffic(input: TrafficInput): Promise<DrainRecord> {
-    switch (input.spec.provider) {
+function body(input: TrafficInput, action: WebhookBody['action']): WebhookBody {
+  return {
+    action,
+    customKeyStoreId: input.customKeyStoreId,
+    workflowId: input.workflowId,
+    runId: input.runId,
+  };
+}
+
+export function createTrafficActivities(deps: TrafficDeps) {
+  /** Preflight: checks the provider's preconditions and records what restore will need. */
+  async function planDrain(input: TrafficInput): Promise<DrainPlan> {
+    const { spec } = input;
+    switch (spec.provider) {
       case 'none':
-        return Promise.resolve({ provider: 'none', drainedAt: new Date().toISOString(), changes: [] });
-      default:
-        return unsupported(input.spec.provider);
+        return { provider: 'none' };
+      case 'alias':
+        return planAliasDrain(deps.kms(input.region), spec, input.customKeyStoreId);
+      case 'webhook':
+        return Promise.resolve(planWebhookDrain(spec, deps.webhookSecret));
     }
   }
 
-  function verifyDrained(
-    input: TrafficInput & { readonly record: DrainRecord },
-  ): Promise<{ drained: boolean }> {
-    switch (input.spec.provider) {
-      case 'none':
-        return Promise.resolve({ drained: true });
-      default:
-        return unsupported(input.spec.provider);
+  async function drainTraffic(input: TrafficInput & { readonly plan: DrainPlan }): Promise<DrainRecord> {
+    const { spec, plan } = input;
+    const drainedAt = () => new Date().toISOString();
+    if (spec.provider === 'none' && plan.provider === 'none') {
+      return { provider: 'none', drainedAt: drainedAt(), changes: [] };
     }
+    if (spec.provider === 'alias' && plan.provider === 'alias') {
+      const changes = await drainAliases(deps.kms(input.region), plan);
+      return { provider: 'alias', drainedAt: drainedAt(), changes };
+    }
+    if (spec.provider === 'webhook' && plan.provider === 'webhook') {
+      const sent = await sendWebhookAction(spec, plan, deps.webhookSecret, body(input, 'drain'));
+      return {
+        provider: 'webhook',
+        drainedAt: drainedAt(),
+        changes: [{ action: 'drain', url: plan.url, ...sent }],
+      };
+    }
+    return mismatch(spec, plan);
   }
 
-  function restoreTraffic(input: TrafficInput & { readonly record: DrainRecord }): Promise<RestoreOutcome> {
-    switch (input.spec.provider) {
-      case 'none':
-        return Promise.resolve({ restored: [], leftAlone: [] });
-      default:
-        return unsupported(input.spec.provider);
+  async function verifyDrained(
+    input: TrafficInput & { readonly plan: DrainPlan },
+  ): Promise<{ drained: boolean; polls?: number }> {
+    const { spec, plan } = input;
+    if (spec.provider === 'none' && plan.provider === 'none') return { drained: true };
+    if (spec.provider === 'alias' && plan.provider === 'alias') {
+      return { drained: await aliasesDrained(deps.kms(input.region), plan) };
     }
+    if (spec.provider === 'webhook' && plan.provider === 'webhook') {
+      const { polls } = await waitForWebhookState(
+        spec,
+        plan,
+        deps.webhookSecret,
+        body(input, 'drain'),
+        'drained',
+      );
+      return { drained: true, polls };
+    }
+    return mismatch(spec, plan);
   }
 
-  return { drainTraffic, verifyDrained, restoreTraffic };
+  async function restoreTraffic(input: TrafficInput & { readonly plan: DrainPlan }): Promise<RestoreOutcome> {
+    const { spec, plan } = input;
+    if (spec.provider === 'none' && plan.provider === 'none') return { restored: [], leftAlone: [] };
+    if (spec.provider === 'alias' && plan.provider === 'alias')
+      return restoreAliases(deps.kms(input.region), plan);
+    if (spec.provider === 'webhook' && plan.provider === 'webhook') {
+      const restore = body(input, 'restore');
+      const sent = await sendWebhookAction(spec, plan, deps.webhookSecret, restore);
+      const { polls } = await waitForWebhookState(spec, plan, deps.webhookSecret, restore, 'restored');
+      return { restored: [{ action: 'restore', url: plan.url, ...sent, polls }], leftAlone: [] };
+    }
+    return mismatch(spec, plan);
+  }
+
+  return { planDrain, drainTraffic, verifyDrained, restoreTraffic };
 }

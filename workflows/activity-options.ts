@@ -13,13 +13,16 @@
  * - Audit: short attempts retried for up to two minutes; if the sink stays down the run goes on
  *   (the events are kept in the run and written by a later flush) — an audit outage must never
  *   keep a store disconnected.
- * - Traffic and canary: like KMS calls; the canary retries a few times because crypto on a
- *   just-reconnected store can briefly fail while KMS catches up (eventual consistency).
+ * - Traffic: at most 5 attempts (a traffic controller that keeps failing needs a human); an
+ *   attempt may last the webhook's timeout, heartbeating while it polls.
+ * - Canary: a few attempts, because crypto on a just-reconnected store can briefly fail while
+ *   KMS catches up (eventual consistency).
  */
 import { proxyActivities, type ActivityOptions, type RetryPolicy } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { NON_RETRYABLE_FAILURE_TYPES } from '../src/domain/errors';
 import type { ResolvedMaintenanceRequest } from '../src/domain/request';
+import { DEFAULT_WEBHOOK_TIMEOUT_MS } from '../src/domain/traffic';
 
 const KMS_RETRY: RetryPolicy = {
   initialInterval: '1 second',
@@ -46,6 +49,8 @@ export function activitiesFor(request: ResolvedMaintenanceRequest) {
     retry: KMS_RETRY,
   });
   const { disconnectMs, connectMs } = request.timeouts;
+  const trafficStepMs =
+    request.drain.provider === 'webhook' ? (request.drain.timeout ?? DEFAULT_WEBHOOK_TIMEOUT_MS) : 2 * 60_000;
   return {
     describe: proxyActivities<Activities>(kmsCall(5 * 60_000)),
     disconnect: proxyActivities<Activities>(kmsCall(disconnectMs)),
@@ -57,7 +62,13 @@ export function activitiesFor(request: ResolvedMaintenanceRequest) {
     waitDisconnected: proxyActivities<Activities>(wait(disconnectMs)),
     waitConnected: proxyActivities<Activities>(wait(connectMs)),
     settle: proxyActivities<Activities>(wait(Math.max(disconnectMs, connectMs))),
-    traffic: proxyActivities<Activities>(kmsCall(10 * 60_000)),
+    traffic: proxyActivities<Activities>({
+      // A webhook controller may take up to its timeout to report; aliases take seconds.
+      startToCloseTimeout: trafficStepMs + 60_000,
+      heartbeatTimeout: '30 seconds',
+      scheduleToCloseTimeout: 5 * (trafficStepMs + 60_000),
+      retry: { ...KMS_RETRY, maximumAttempts: 5 },
+    }),
     canary: proxyActivities<Activities>({
       ...kmsCall(2 * 60_000),
       retry: { ...KMS_RETRY, maximumAttempts: 5 },

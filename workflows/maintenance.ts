@@ -27,6 +27,7 @@ import {
   executeChild,
   isCancellation,
   log,
+  sleep,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -53,6 +54,7 @@ import type {
   PlanStep,
 } from '../src/domain/status';
 import { activitiesFor, auditActivities, setupActivities } from './activity-options';
+import type { DrainPlan } from '../src/domain/traffic';
 import {
   abortUpdate,
   approveUpdate,
@@ -145,7 +147,11 @@ class MaintenanceRun {
   private readonly extensions: { by: string; at: string; newEnd: string }[] = [];
   private windowEndedEarlyBy: string | undefined;
   private abortInfo: { by: string; reason: string; at: string } | undefined;
+  private drainPlan: DrainPlan | undefined;
+  /** The drain step was attempted: some traffic may have moved even if it did not finish. */
+  private drainStarted = false;
   private drainRecord: DrainRecord | undefined;
+  private trafficRestore: MaintenanceStatus['trafficRestore'];
   private trafficRestored = false;
   private mayBeOffline = false;
   private connectAttempts = 0;
@@ -338,7 +344,9 @@ class MaintenanceRun {
       extensions: [...this.extensions],
       ...(this.windowEndedEarlyBy ? { windowEndedEarlyBy: this.windowEndedEarlyBy } : {}),
       ...(this.abortInfo ? { abort: { ...this.abortInfo } } : {}),
+      ...(this.drainPlan ? { drainPlan: this.drainPlan } : {}),
       ...(this.drainRecord ? { drain: this.drainRecord } : {}),
+      ...(this.trafficRestore ? { trafficRestore: this.trafficRestore } : {}),
       trafficRestored: this.trafficRestored,
       ...(this.connectionError ? { connectionError: this.connectionError } : {}),
       message: this.message,
@@ -560,6 +568,7 @@ class MaintenanceRun {
         'ok',
       );
     }
+    await this.planDrain(acts);
     if (this.req.dryRun) return this.finishDryRun(snapshot);
 
     // AWAITING_APPROVAL -------------------------------------------------------------------------
@@ -724,8 +733,17 @@ class MaintenanceRun {
     );
   }
 
+  private async planDrain(acts: ReturnType<typeof activitiesFor>): Promise<void> {
+    const plan = await acts.traffic.planDrain(this.trafficInput());
+    this.drainPlan = plan;
+    this.audit('preflight.traffic', { plan }, 'ok');
+  }
+
   private async drain(acts: ReturnType<typeof activitiesFor>): Promise<void> {
-    const traffic = this.trafficInput();
+    const plan = this.drainPlan;
+    if (!plan) throw new Error('drain without a plan');
+    const traffic = { ...this.trafficInput(), plan };
+    this.drainStarted = true;
     const record = await acts.traffic.drainTraffic(traffic);
     this.drainRecord = record;
     this.audit(
@@ -737,13 +755,30 @@ class MaintenanceRun {
       },
       'ok',
     );
-    const verified = await acts.traffic.verifyDrained({ ...traffic, record });
+    const verified = await acts.traffic.verifyDrained(traffic);
     if (!verified.drained) {
       throw ApplicationFailure.nonRetryable(
         `traffic provider ${record.provider} did not confirm that traffic is drained`,
         'TrafficNotDrained',
       );
     }
+    this.audit('traffic.verified', { provider: record.provider, polls: verified.polls }, 'ok');
+    const settleMs = this.req.drain.settle ?? 0;
+    if (settleMs > 0) {
+      this.message = `traffic drained; settling for ${formatDuration(settleMs)} (cached data keys, connection pools)`;
+      await sleep(settleMs);
+      this.audit('traffic.settled', { settleMs }, 'ok');
+    }
+  }
+
+  /**
+   * Whether compensation must restore traffic: after a drain that completed, and after an alias
+   * drain that failed part-way (its restore touches only aliases still on the fallback). A
+   * webhook whose drain was never accepted was never told anything to undo.
+   */
+  private needsRestore(): boolean {
+    if (this.trafficRestored || !this.drainPlan) return false;
+    return this.drainRecord !== undefined || (this.drainStarted && this.drainPlan.provider === 'alias');
   }
 
   private trafficInput() {
@@ -858,11 +893,12 @@ class MaintenanceRun {
   }
 
   private async restore(acts: ReturnType<typeof activitiesFor>): Promise<void> {
-    if (!this.drainRecord) return;
-    await this.enter('RESTORING', `restoring traffic (provider ${this.drainRecord.provider})`);
+    const plan = this.drainPlan;
+    if (!plan || !this.needsRestore()) return;
+    await this.enter('RESTORING', `restoring traffic (provider ${plan.provider})`);
     let restored;
     try {
-      restored = await acts.traffic.restoreTraffic({ ...this.trafficInput(), record: this.drainRecord });
+      restored = await acts.traffic.restoreTraffic({ ...this.trafficInput(), plan });
     } catch (err) {
       if (isCancellation(err)) throw err;
       this.audit('traffic.restore', {}, 'failed', RUNNER_ACTOR, {
@@ -874,7 +910,12 @@ class MaintenanceRun {
       );
     }
     this.trafficRestored = true;
+    this.trafficRestore = { restored: restored.restored, leftAlone: restored.leftAlone };
     this.audit('traffic.restored', { restored: restored.restored, leftAlone: restored.leftAlone }, 'ok');
+    if (restored.leftAlone.length) {
+      // Someone else changed these during the window; their decision stands, and it is reported.
+      this.audit('traffic.leftAlone', { leftAlone: restored.leftAlone }, 'info');
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -901,8 +942,8 @@ class MaintenanceRun {
         : []),
       {
         phase: 'DRAINING',
-        description: `drain traffic with provider ${this.req.drain.provider}`,
-        kmsOperations: [],
+        description: this.describeDrain(),
+        kmsOperations: this.req.drain.provider === 'alias' ? ['UpdateAlias'] : [],
       },
       {
         phase: 'DISCONNECTING',
@@ -942,7 +983,7 @@ class MaintenanceRun {
       {
         phase: 'RESTORING',
         description: `restore traffic with provider ${this.req.drain.provider}`,
-        kmsOperations: [],
+        kmsOperations: this.req.drain.provider === 'alias' ? ['ListAliases', 'UpdateAlias'] : [],
       },
     ];
     this.audit('dryrun.plan', { steps: plan.length }, 'ok');
@@ -951,6 +992,19 @@ class MaintenanceRun {
       `dry run: ${this.req.customKeyStoreId} is ${snapshot.state}; the plan is valid and nothing was changed`,
     );
     return this.result(plan);
+  }
+
+  private describeDrain(): string {
+    const plan = this.drainPlan;
+    const settle = this.req.drain.settle ? `, then settle ${formatDuration(this.req.drain.settle)}` : '';
+    switch (plan?.provider) {
+      case 'alias':
+        return `point ${plan.aliases.map((a) => `${a.aliasName} (now ${a.originalTargetKeyId})`).join(', ')} at ${plan.fallbackKeyId}${settle}`;
+      case 'webhook':
+        return `POST drain to ${plan.url}, poll ${plan.statusUrl} until drained${settle}`;
+      default:
+        return `no traffic change (provider none)${settle}`;
+    }
   }
 
   /** Compensation and the end of a run that did not complete its happy path. */
@@ -990,7 +1044,10 @@ class MaintenanceRun {
       throw err;
     }
 
-    const touched = this.drainRecord !== undefined || this.mayBeOffline;
+    const touched =
+      this.mayBeOffline ||
+      this.drainRecord !== undefined ||
+      (this.drainStarted && this.drainPlan?.provider === 'alias');
     const undone = touched
       ? ' Everything it changed was undone: the store is CONNECTED and traffic restored.'
       : ' Nothing was changed.';
@@ -1011,7 +1068,7 @@ class MaintenanceRun {
 
   /** Undo what the run changed: reconnect if the store may be offline, then restore traffic. */
   private async compensate(): Promise<void> {
-    if (!this.request || (!this.mayBeOffline && this.drainRecord === undefined)) return;
+    if (!this.request || (!this.mayBeOffline && !this.needsRestore())) return;
     const acts = activitiesFor(this.req);
     if (this.mayBeOffline) {
       await this.reconnectOrStop(acts);
@@ -1030,7 +1087,7 @@ class MaintenanceRun {
 
   private async endNeedsAttention(err: StoreNotBack, context?: string): Promise<never> {
     if (err.connectionError) this.connectionError = err.connectionError;
-    const traffic = this.drainRecord && !this.trafficRestored ? ' Traffic stays drained.' : '';
+    const traffic = this.needsRestore() ? ' Traffic stays drained.' : '';
     const message = `NEEDS ATTENTION: ${err.message}.${traffic}${context ? ` (The run was stopping because ${context}.)` : ''}`;
     this.audit('run.needsAttention', { connectionError: this.connectionError }, 'failed', RUNNER_ACTOR, {
       type: FAILURE_TYPES.needsAttention,

@@ -11,7 +11,11 @@
  * - canary: a GenerateDataKey + Decrypt round-trip with a key in the store, before traffic returns.
  */
 import { z } from 'zod';
-import { DURATION_FORMS, formatDuration, parseDuration } from './duration';
+import { formatDuration } from './duration';
+import { durationSchema } from './duration-schema';
+import { drainSpecSchema, type DrainSpec } from './traffic';
+
+export type { DrainSpec } from './traffic';
 
 export const CUSTOM_KEY_STORE_ID_PATTERN = /^cks-[0-9a-f]{17}$/;
 export const REGION_PATTERN = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/;
@@ -31,30 +35,7 @@ export const LIMITS = {
   reconnectAttempts: { default: 3, min: 1, max: 10 },
 } as const;
 
-function duration(range: { min?: number; max?: number }) {
-  return z.string({ error: `must be a duration string: ${DURATION_FORMS}` }).transform((text, ctx) => {
-    const value = parseDuration(text);
-    if (value === undefined) {
-      ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration; use ${DURATION_FORMS}` });
-      return z.NEVER;
-    }
-    if (range.min !== undefined && value < range.min) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `"${text}" is shorter than the minimum ${formatDuration(range.min)}`,
-      });
-      return z.NEVER;
-    }
-    if (range.max !== undefined && value > range.max) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `"${text}" is longer than the maximum ${formatDuration(range.max)}`,
-      });
-      return z.NEVER;
-    }
-    return value;
-  });
-}
+const duration = durationSchema;
 
 const text = (max: number) =>
   z
@@ -77,10 +58,6 @@ const windowSchema = z
     message: 'give exactly one of { "duration": "2h" } or { "until": "<ISO-8601 timestamp>" }',
   });
 
-const drainSchema = z.discriminatedUnion('provider', [z.strictObject({ provider: z.literal('none') })], {
-  error: 'must be one of: none',
-});
-
 export const maintenanceRequestSchema = z.strictObject({
   customKeyStoreId: z
     .string({ error: 'must be a string, e.g. "cks-1234567890abcdef0"' })
@@ -97,7 +74,7 @@ export const maintenanceRequestSchema = z.strictObject({
       timeout: duration(LIMITS.approvalTimeout).optional(),
     })
     .optional(),
-  drain: drainSchema.optional(),
+  drain: drainSpecSchema.optional(),
   canaryKeyId: z
     .string()
     .min(1)
@@ -125,8 +102,6 @@ export const maintenanceRequestSchema = z.strictObject({
 
 /** The request as callers write it (durations as strings). */
 export type MaintenanceRequest = z.input<typeof maintenanceRequestSchema>;
-
-export type DrainSpec = z.output<typeof drainSchema>;
 
 /** The request after validation: every default applied, every duration in milliseconds. */
 export interface ResolvedMaintenanceRequest {

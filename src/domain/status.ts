@@ -6,6 +6,7 @@ import type { AuditEvent } from './audit-event';
 import type { ConnectionState, KeyStoreType } from './connection-state';
 import type { EndState, RunPhase } from './phases';
 import type { DrainSpec } from './request';
+import type { DrainPlan } from './traffic';
 
 export interface PhaseSpan {
   readonly phase: RunPhase;
@@ -66,8 +67,15 @@ export interface MaintenanceStatus {
   readonly extensions: readonly { readonly by: string; readonly at: string; readonly newEnd: string }[];
   readonly windowEndedEarlyBy?: string;
   readonly abort?: { readonly by: string; readonly reason: string; readonly at: string };
+  /** What preflight checked and restore will put back (e.g. each alias's original target). */
+  readonly drainPlan?: DrainPlan;
   readonly drain?: DrainRecord;
   readonly trafficRestored: boolean;
+  /** What restore did, and what it left alone because someone else changed it meanwhile. */
+  readonly trafficRestore?: {
+    readonly restored: readonly Readonly<Record<string, unknown>>[];
+    readonly leftAlone: readonly Readonly<Record<string, unknown>>[];
+  };
   readonly connectionError?: ConnectionErrorReport;
   /** One line for humans: what is happening, or how the run ended and what to do. */
   readonly message: string;

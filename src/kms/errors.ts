@@ -153,7 +153,7 @@ export function kmsFailure(err: unknown, context: KmsCallContext): ApplicationFa
   }
   return ApplicationFailure.create({
     type: c.kind === 'invalid-state' ? 'CustomKeyStoreInvalidState' : c.name,
-    message: `${where} failed: ${c.name}: ${c.message} (will retry)`,
+    message: `${where} failed: ${c.name}: ${c.message}`,
     nonRetryable: false,
     details: [details],
   });

@@ -118,7 +118,7 @@ describe('validateMaintenanceRequest', () => {
 
   it('keeps drain providers to the known ones', () => {
     expect(problems({ ...valid, drain: { provider: 'dns' } })).toEqual([
-      expect.stringMatching(/^drain\.provider: must be one of: none/),
+      expect.stringMatching(/^drain\.provider: must be one of: none, alias, webhook$/),
     ]);
   });
 });

@@ -1,0 +1,109 @@
+/**
+ * Traffic providers: how callers are moved off a store before it is disconnected, and back after
+ * it is verified. KMS does not drain callers; a disconnected store simply fails their calls.
+ *
+ * - `none`: nothing is changed — an explicit choice, recorded as such in the audit;
+ * - `alias`: each listed KMS alias that points to a key in the store is pointed at a fallback key
+ *   outside the store (UpdateAlias), and back to its recorded original target afterwards;
+ * - `webhook`: a traffic controller is told `drain` / `restore` by a signed HTTP POST and polled
+ *   on a status URL until it reports the change done.
+ *
+ * Every provider may wait `settle` after draining, for callers' cached data keys and connection
+ * pools to run dry.
+ */
+import { z } from 'zod';
+import { durationSchema } from './duration-schema';
+
+/** The worker's environment variable holding the webhook HMAC secret (or `<name>_FILE`: a path). */
+export const WEBHOOK_SECRET_ENV = 'KEYSTORE_MAINT_WEBHOOK_SECRET';
+export const WEBHOOK_SIGNATURE_HEADER = 'x-keystore-maint-signature';
+export const WEBHOOK_TIMESTAMP_HEADER = 'x-keystore-maint-timestamp';
+/** A receiver should refuse requests whose timestamp is further than this from its clock. */
+export const WEBHOOK_MAX_SKEW_SECONDS = 300;
+
+const HOUR = 3_600_000;
+
+const settle = durationSchema({ min: 0, max: 1 * HOUR }).optional();
+
+const aliasName = z
+  .string()
+  .regex(/^alias\/[a-zA-Z0-9/_-]{1,250}$/, 'must be an alias name like "alias/payments-data"')
+  .refine((name) => !name.startsWith('alias/aws/'), 'AWS managed aliases (alias/aws/...) cannot be changed');
+
+const keyId = z
+  .string()
+  .regex(
+    /^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/)?([0-9a-f-]{36}|mrk-[0-9a-f]{32})$/,
+    'must be a key id (UUID) or key ARN',
+  );
+
+const httpUrl = z
+  .string()
+  .url('must be an absolute http(s) URL')
+  .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL');
+
+export const drainSpecSchema = z.discriminatedUnion(
+  'provider',
+  [
+    z.strictObject({ provider: z.literal('none'), settle }),
+    z.strictObject({
+      provider: z.literal('alias'),
+      aliases: z
+        .array(aliasName, { error: 'must be a list of alias names' })
+        .min(1, 'list at least one alias')
+        .max(50, 'at most 50 aliases per run')
+        .refine((list) => new Set(list).size === list.length, 'lists an alias twice'),
+      fallbackKeyId: keyId,
+      settle,
+    }),
+    z.strictObject({
+      provider: z.literal('webhook'),
+      url: httpUrl,
+      /** Polled until it reports the change; default: `url` + `/status`. */
+      statusUrl: httpUrl.optional(),
+      /** How long drain (or restore) may take in all; default 5 minutes. */
+      timeout: durationSchema({ min: 1_000, max: 1 * HOUR }).optional(),
+      /** Which worker environment variable holds the secret (must start with KEYSTORE_MAINT_WEBHOOK_SECRET). */
+      secretEnv: z
+        .string()
+        .regex(
+          /^KEYSTORE_MAINT_WEBHOOK_SECRET[A-Z0-9_]*$/,
+          `must name a variable starting with ${WEBHOOK_SECRET_ENV}`,
+        )
+        .optional(),
+      settle,
+    }),
+  ],
+  { error: 'must be one of: none, alias, webhook' },
+);
+
+export type DrainSpec = z.output<typeof drainSpecSchema>;
+export type DrainSpecInput = z.input<typeof drainSpecSchema>;
+
+export const DEFAULT_WEBHOOK_TIMEOUT_MS = 5 * 60_000;
+
+/** What an alias pointed at before the drain. */
+export interface AliasTarget {
+  readonly aliasName: string;
+  readonly originalTargetKeyId: string;
+}
+
+/** Checked before anything changes; for `alias`, the originals that restore will put back. */
+export type DrainPlan =
+  | { readonly provider: 'none' }
+  | { readonly provider: 'alias'; readonly fallbackKeyId: string; readonly aliases: readonly AliasTarget[] }
+  | { readonly provider: 'webhook'; readonly url: string; readonly statusUrl: string };
+
+/** The body a webhook receives (and signs over, with the timestamp). */
+export interface WebhookBody {
+  readonly action: 'drain' | 'restore';
+  readonly customKeyStoreId: string;
+  readonly workflowId: string;
+  readonly runId: string;
+}
+
+/** What the status URL answers. */
+export interface WebhookStatus {
+  readonly state: 'pending' | 'drained' | 'restored' | 'failed';
+  readonly message?: string;
+}
