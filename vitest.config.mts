@@ -5,6 +5,7 @@ export default defineConfig({
     // Temporal's native bridge and workers behave best in separate processes, not threads.
     pool: 'forks',
     globalSetup: ['test/support/global-setup.ts'],
+    setupFiles: ['test/support/quiet-runtime.ts'],
     include: ['test/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 180_000,

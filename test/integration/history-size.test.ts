@@ -1,0 +1,51 @@
+/**
+ * The history of a run must not grow with the window's length or with how long KMS takes to
+ * connect: waiting happens in heartbeating activities and one durable timer.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  connectedStore,
+  outcomeOf,
+  startMaintenanceEnv,
+  type MaintenanceEnv,
+} from '../support/maintenance-env';
+
+let env: MaintenanceEnv;
+beforeAll(async () => {
+  env = await startMaintenanceEnv();
+});
+afterAll(async () => env?.close());
+
+async function historyLength(
+  window: string,
+  connectDelayMs: number,
+): Promise<{ events: number; polls: number }> {
+  const id = await connectedStore(env.control, 'AWS_CLOUDHSM', { connectDelayMs });
+  const handle = await env.start({
+    customKeyStoreId: id,
+    window: { duration: window },
+    pollInterval: '250ms',
+  });
+  const result = await outcomeOf(handle);
+  expect(result.outcome).toBe('COMPLETED');
+  const history = await handle.fetchHistory();
+  const polls = result.events
+    .filter((e) => e.action === 'wait.completed')
+    .reduce((sum, e) => sum + Number(e.detail.polls), 0);
+  return { events: history.events?.length ?? 0, polls };
+}
+
+describe('history size', () => {
+  it('is the same for a 2 s and a 20 s window, and for a 1 s and a 10 s connect delay', async () => {
+    const [shortWindow, longWindow, fastConnect, slowConnect] = await Promise.all([
+      historyLength('2s', 1_000),
+      historyLength('20s', 1_000),
+      historyLength('2s', 1_000),
+      historyLength('2s', 10_000),
+    ]);
+    expect(longWindow.events).toBe(shortWindow.events);
+    expect(slowConnect.events).toBe(fastConnect.events);
+    // The slow connect really did poll many more times, inside the one waiting activity.
+    expect(slowConnect.polls).toBeGreaterThan(fastConnect.polls + 5);
+  });
+});

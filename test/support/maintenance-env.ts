@@ -1,0 +1,203 @@
+/**
+ * A complete maintenance environment for integration tests: the run's shared Temporal dev
+ * server, a fresh KMS simulator on a free port, and a real worker on a task queue of its own,
+ * talking to the simulator through the real `@aws-sdk/client-kms`.
+ */
+import { randomUUID } from 'node:crypto';
+import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { inject } from 'vitest';
+import type { Worker } from '@temporalio/worker';
+import { maintenanceWorkflowId, SEARCH_ATTRIBUTES, WORKFLOW_TYPES } from '../../src/domain/names';
+import type { MaintenanceRequest } from '../../src/domain/request';
+import type { MaintenanceResult } from '../../src/domain/status';
+import { kmsClientProvider } from '../../src/kms/client';
+import {
+  SimulatorControl,
+  startKmsSimulator,
+  type RunningSimulator,
+  type SimulatorOptions,
+} from '../../src/sim';
+import { createMaintenanceWorker } from '../../src/worker';
+import type { keyStoreMaintenance } from '../../workflows/maintenance';
+import { MemoryAuditSink } from './memory-audit-sink';
+import type { AuditSink } from '../../src/audit/sink';
+import { connectTestTemporal, uniqueName, type TestTemporal } from './temporal';
+
+export const REGION = 'us-east-1';
+export const TEST_CREDENTIALS = { accessKeyId: 'AKIDTESTKEYSTOREMAINT', secretAccessKey: 'test-secret' };
+
+export const MUTATING_OPERATIONS = new Set([
+  'ConnectCustomKeyStore',
+  'DisconnectCustomKeyStore',
+  'UpdateCustomKeyStore',
+  'DeleteCustomKeyStore',
+  'UpdateAlias',
+  'CreateAlias',
+  'DeleteAlias',
+]);
+
+export interface MaintenanceEnv {
+  readonly temporal: TestTemporal;
+  readonly sim: RunningSimulator;
+  readonly control: SimulatorControl;
+  readonly audit: MemoryAuditSink;
+  readonly taskQueue: string;
+  readonly worker: Worker;
+  /** Starts a run under the canonical workflow id. */
+  start(
+    request: Partial<MaintenanceRequest> & { customKeyStoreId: string },
+  ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof keyStoreMaintenance>>;
+  /** A request with short timings, for a store. */
+  request(customKeyStoreId: string, overrides?: Partial<MaintenanceRequest>): MaintenanceRequest;
+  close(): Promise<void>;
+}
+
+export interface MaintenanceEnvOptions {
+  /** Webhook secrets by environment variable name, as the worker would read them. */
+  readonly webhookSecrets?: Readonly<Record<string, string>>;
+  /** A real sink instead of the in-memory one (events are then in both). */
+  readonly auditSink?: AuditSink;
+}
+
+export async function startMaintenanceEnv(
+  simOptions: SimulatorOptions = {},
+  options: MaintenanceEnvOptions = {},
+): Promise<MaintenanceEnv> {
+  const temporal = await connectTestTemporal();
+  const sim = await startKmsSimulator({
+    port: 0,
+    region: REGION,
+    connectDelayMs: 300,
+    disconnectDelayMs: 200,
+    consistencyLagMs: 0,
+    quotaRps: 0,
+    ...simOptions,
+  });
+  const control = new SimulatorControl(sim.url);
+  const audit = new MemoryAuditSink(options.auditSink);
+  const taskQueue = uniqueName('maint');
+  const worker = await createMaintenanceWorker({
+    connection: temporal.nativeConnection,
+    namespace: temporal.namespace,
+    taskQueue,
+    workflowBundlePath: inject('workflowBundlePath'),
+    deps: {
+      kms: kmsClientProvider({ endpoint: sim.url, credentials: TEST_CREDENTIALS }),
+      auditSink: audit,
+      defaultRegion: REGION,
+      webhookSecret: (variable) => options.webhookSecrets?.[variable],
+    },
+  });
+  const running = worker.run();
+
+  const request = (
+    customKeyStoreId: string,
+    overrides: Partial<MaintenanceRequest> = {},
+  ): MaintenanceRequest => ({
+    customKeyStoreId,
+    window: { duration: '1s' },
+    reason: 'integration test',
+    requestedBy: 'tester@example.com',
+    pollInterval: '200ms',
+    timeouts: { disconnect: '30s', connect: '30s' },
+    ...overrides,
+  });
+
+  return {
+    temporal,
+    sim,
+    control,
+    audit,
+    taskQueue,
+    worker,
+    request,
+    start: async (partial) => {
+      const full: MaintenanceRequest = { ...request(partial.customKeyStoreId), ...partial };
+      return temporal.client.workflow.start<typeof keyStoreMaintenance>(WORKFLOW_TYPES.maintenance, {
+        taskQueue,
+        workflowId: maintenanceWorkflowId(full.region ?? REGION, full.customKeyStoreId),
+        args: [full],
+        typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.customKeyStoreId, value: full.customKeyStoreId }],
+      });
+    },
+    close: async () => {
+      worker.shutdown();
+      await running;
+      await sim.stop();
+      await temporal.close();
+    },
+  };
+}
+
+/** A connected store of the given type, ready for maintenance. */
+export async function connectedStore(
+  control: SimulatorControl,
+  type: 'AWS_CLOUDHSM' | 'EXTERNAL_KEY_STORE' = 'AWS_CLOUDHSM',
+  extra: Record<string, unknown> = {},
+): Promise<string> {
+  const store = await control.createStore({
+    CustomKeyStoreType: type,
+    CustomKeyStoreName: `store-${randomUUID().slice(0, 8)}`,
+    ConnectionState: 'CONNECTED',
+    ...extra,
+  });
+  return store.CustomKeyStoreId;
+}
+
+/** The KMS calls the simulator recorded for one store, in order. */
+export async function callsFor(control: SimulatorControl, customKeyStoreId: string) {
+  const calls = await control.calls();
+  return calls.filter((c) => JSON.stringify(c.params).includes(customKeyStoreId));
+}
+
+export function mutatingAccepted<T extends { operation: string; outcome: string }>(calls: T[]): T[] {
+  return calls.filter((c) => MUTATING_OPERATIONS.has(c.operation) && c.outcome === 'ok');
+}
+
+/** The result of a run, whether it returned (COMPLETED, CANCELLED) or failed with a result. */
+export async function outcomeOf(handle: WorkflowHandle): Promise<MaintenanceResult> {
+  try {
+    return (await handle.result()) as MaintenanceResult;
+  } catch (err) {
+    let node: unknown = err;
+    while (node && typeof node === 'object') {
+      const details = (node as { details?: unknown[] }).details;
+      if (details?.[0] && typeof details[0] === 'object' && 'outcome' in details[0]) {
+        return details[0] as MaintenanceResult;
+      }
+      node = (node as { cause?: unknown }).cause;
+    }
+    throw err;
+  }
+}
+
+/** The message a client sees from a rejected update or failed workflow: the innermost cause's. */
+export async function rejectionOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    let node: unknown = err;
+    let message = err instanceof Error ? err.message : String(err);
+    while (node && typeof node === 'object' && 'cause' in node && node.cause) {
+      node = node.cause;
+      if (node instanceof Error) message = node.message;
+    }
+    return message;
+  }
+  throw new Error('expected a rejection, but the call succeeded');
+}
+
+/** Polls `fn` until it returns a truthy value (bounded); for waiting on observable state. */
+export async function eventually<T>(
+  fn: () => Promise<T | undefined | false>,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
