@@ -3,9 +3,18 @@
  * Exit codes are documented in `src/commands/exit-codes.ts` and the README.
  */
 import { Command, CommanderError } from 'commander';
+import { AuditConfigError, AuditSourceNotFoundError } from './audit';
 import { registerDevServer } from './commands/dev-server';
 import { CliError, EXIT } from './commands/exit-codes';
+import { registerSim } from './commands/sim';
 import { registerTemporalEnsure } from './commands/temporal-ensure';
+import { registerWorker } from './commands/worker';
+import { registerStart } from './commands/start';
+import { registerInspect } from './commands/inspect';
+import { registerSteer } from './commands/steer';
+import { registerSchedule } from './commands/schedule';
+import { registerDemo } from './commands/demo';
+import { registerAudit } from './commands/audit';
 
 export function buildProgram(): Command {
   const program = new Command('keystore-maint')
@@ -14,6 +23,14 @@ export function buildProgram(): Command {
     )
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
+  registerWorker(program);
+  registerStart(program);
+  registerInspect(program);
+  registerSteer(program);
+  registerSchedule(program);
+  registerDemo(program);
+  registerAudit(program);
+  registerSim(program);
   registerDevServer(program);
   registerTemporalEnsure(program);
   for (const command of program.commands)
@@ -22,14 +39,21 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: readonly string[] = process.argv): Promise<number> {
+  // The pinned AWS SDK warns that its future releases need Node 22; that is no news at run time.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const program = buildProgram();
   try {
     await program.parseAsync([...argv]);
-    return EXIT.ok;
+    // Commands that report an outcome (start --wait, watch) set process.exitCode.
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (err) {
     if (err instanceof CommanderError) {
       // Help and version exit 0; everything else commander rejects is a usage error.
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (err instanceof AuditConfigError || err instanceof AuditSourceNotFoundError) {
+      console.error(`keystore-maint: ${err.message}`);
+      return EXIT.usage;
     }
     if (err instanceof CliError) {
       console.error(`keystore-maint: ${err.message}`);

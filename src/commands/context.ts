@@ -1,0 +1,101 @@
+/**
+ * What every command that talks to Temporal shares: the global connection flags, a client, and
+ * turning typed errors into one-line messages with the right exit code.
+ */
+import { userInfo } from 'node:os';
+import type { Command } from 'commander';
+import {
+  createMaintenanceClient,
+  InvalidMaintenanceRequestError,
+  MaintenanceAlreadyRunningError,
+  MaintenanceNotFoundError,
+  MaintenanceUpdateRejectedError,
+  type MaintenanceClient,
+} from '../client';
+import type { EndState } from '../domain/phases';
+import { TemporalUnreachableError } from '../temporal/connection';
+import { CliError, EXIT } from './exit-codes';
+
+export interface GlobalOptions {
+  address?: string;
+  namespace?: string;
+  profile?: string;
+  region?: string;
+  taskQueue?: string;
+}
+
+/** Adds the connection flags every Temporal-facing command accepts. */
+export function withConnectionOptions(command: Command): Command {
+  return command
+    .option(
+      '--address <host:port>',
+      'Temporal frontend (default: TEMPORAL_ADDRESS, the TOML profile, or localhost:7233)',
+    )
+    .option('--namespace <name>', 'Temporal namespace (default: TEMPORAL_NAMESPACE or default)')
+    .option('--profile <name>', 'Temporal client profile from the TOML config file')
+    .option('--region <region>', 'AWS Region of the store (default: AWS_REGION)')
+    .option(
+      '--task-queue <name>',
+      'task queue of the workers (default: KEYSTORE_MAINT_TASK_QUEUE or keystore-maintenance)',
+    );
+}
+
+export async function withClient<T>(
+  opts: GlobalOptions,
+  fn: (client: MaintenanceClient) => Promise<T>,
+): Promise<T> {
+  let client: MaintenanceClient;
+  try {
+    client = await createMaintenanceClient({
+      ...(opts.address ? { address: opts.address } : {}),
+      ...(opts.namespace ? { namespace: opts.namespace } : {}),
+      ...(opts.profile ? { profile: opts.profile } : {}),
+      ...(opts.region ? { region: opts.region } : {}),
+      ...(opts.taskQueue ? { taskQueue: opts.taskQueue } : {}),
+    });
+  } catch (err) {
+    throw asCliError(err);
+  }
+  try {
+    return await fn(client);
+  } catch (err) {
+    throw asCliError(err);
+  } finally {
+    await client.temporal.connection.close();
+  }
+}
+
+export function asCliError(err: unknown): unknown {
+  if (err instanceof CliError) return err;
+  if (err instanceof InvalidMaintenanceRequestError) return new CliError(err.message, EXIT.usage);
+  if (err instanceof MaintenanceAlreadyRunningError) return new CliError(err.message, EXIT.usage);
+  if (err instanceof MaintenanceNotFoundError) return new CliError(err.message, EXIT.usage);
+  if (err instanceof MaintenanceUpdateRejectedError)
+    return new CliError(`rejected: ${err.message}`, EXIT.usage);
+  if (err instanceof TemporalUnreachableError) return new CliError(err.message, EXIT.error);
+  return err;
+}
+
+/** Who is acting: `--by`, else the OS user (recorded in the audit trail). */
+export function actor(by: string | undefined): string {
+  const name = by?.trim() || process.env.KEYSTORE_MAINT_ACTOR?.trim() || userInfo().username;
+  if (!name) throw new CliError('--by is required: who is doing this (recorded in the audit trail)');
+  return name;
+}
+
+export function exitCodeFor(outcome: EndState): number {
+  switch (outcome) {
+    case 'COMPLETED':
+      return EXIT.ok;
+    case 'CANCELLED':
+      return EXIT.cancelled;
+    case 'FAILED':
+      return EXIT.failed;
+    case 'NEEDS_ATTENTION':
+      return EXIT.needsAttention;
+  }
+}
+
+export function printJson(value: unknown): void {
+  console.log(JSON.stringify(value, null, 2));
+}

@@ -1,0 +1,64 @@
+import type { Command } from 'commander';
+import { createAuditSink, auditConfigFromEnv } from '../audit';
+import { kmsClientProvider, regionFromEnvironment } from '../kms/client';
+import { webhookSecretFromEnvironment } from '../traffic/webhook-secret';
+import { connectWorkerConnection, temporalSettings } from '../temporal/connection';
+import { createMaintenanceWorker, taskQueueFromEnvironment } from '../worker';
+
+export function registerWorker(program: Command): void {
+  program
+    .command('worker')
+    .description(
+      'Run a worker for keystore-maint workflows and activities (stops gracefully on SIGINT/SIGTERM)',
+    )
+    .option('--task-queue <name>', 'task queue (default: KEYSTORE_MAINT_TASK_QUEUE or keystore-maintenance)')
+    .option(
+      '--workflow-bundle <path>',
+      'prebuilt workflow bundle (default: KEYSTORE_MAINT_WORKFLOW_BUNDLE, else bundle at start)',
+    )
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Settings (environment):',
+        '  TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*  Temporal connection (or a TOML profile)',
+        '  AWS_REGION, AWS_ENDPOINT_URL_KMS, AWS credentials chain                KMS',
+        '  KEYSTORE_MAINT_AUDIT_SINK, KEYSTORE_MAINT_AUDIT_FILE                    audit sink (see docs/audit.md)',
+        '',
+        'Example:',
+        '  $ TEMPORAL_ADDRESS=localhost:7233 AWS_REGION=us-east-1 keystore-maint worker',
+        '',
+      ].join('\n'),
+    )
+    .action(async (opts: { taskQueue?: string; workflowBundle?: string }) => {
+      const region = regionFromEnvironment();
+      const settings = temporalSettings();
+      const taskQueue = opts.taskQueue ?? taskQueueFromEnvironment();
+      const bundle = opts.workflowBundle ?? process.env.KEYSTORE_MAINT_WORKFLOW_BUNDLE;
+      const auditSink = createAuditSink(auditConfigFromEnv(process.env));
+      const connection = await connectWorkerConnection(settings);
+      try {
+        const worker = await createMaintenanceWorker({
+          connection,
+          namespace: settings.namespace,
+          taskQueue,
+          deps: {
+            kms: kmsClientProvider(),
+            auditSink,
+            defaultRegion: region,
+            webhookSecret: webhookSecretFromEnvironment(),
+          },
+          ...(bundle ? { workflowBundlePath: bundle } : {}),
+        });
+        console.log(
+          `keystore-maint worker: task queue ${taskQueue}, namespace ${settings.namespace} at ${settings.address}, Region ${region}`,
+        );
+        // The SDK's runtime shuts the worker down gracefully on SIGINT/SIGTERM; run() then resolves.
+        await worker.run();
+        console.log('keystore-maint worker: stopped');
+      } finally {
+        await auditSink.close();
+        await connection.close();
+      }
+    });
+}
