@@ -4,14 +4,21 @@
  */
 import type { AuditSink } from '../src/audit/sink';
 import type { KmsClientProvider } from '../src/kms/client';
+import type { KmsCallGate } from '../src/kms/rate-limit';
 import type { WebhookSecretSource } from '../src/traffic/webhook-secret';
 import { createAuditActivities } from './audit';
+import { createFleetActivities } from './fleet';
 import { createHealthActivities } from './health';
 import { createKeyStoreActivities } from './keystore';
 import { createTrafficActivities } from './traffic';
 
 export interface ActivityDeps {
   readonly kms: KmsClientProvider;
+  /**
+   * The worker process's KMS budget gate, passed by every custom-key-store call; undefined = no
+   * budget. `createMaintenanceWorker` supplies it from the worker's budget.
+   */
+  readonly kmsGate?: KmsCallGate | undefined;
   readonly auditSink: AuditSink;
   /** Region used when a request names none (the worker's AWS_REGION). */
   readonly defaultRegion: string;
@@ -22,6 +29,7 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createKeyStoreActivities(deps),
+    ...createFleetActivities(deps),
     ...createTrafficActivities(deps),
     ...createHealthActivities(deps),
     ...createAuditActivities(deps),

@@ -22,7 +22,7 @@ import {
 } from '../src/domain/connection-state';
 import { FAILURE_TYPES } from '../src/domain/errors';
 import { classifyKmsError, kmsFailure } from '../src/kms/errors';
-import type { KmsClientProvider } from '../src/kms/client';
+import { budgetedKmsCall, type KmsCallDeps } from './kms-call';
 
 export interface StoreRef {
   readonly region: string;
@@ -75,9 +75,8 @@ interface WaitProgress {
   readonly startedAt: number;
 }
 
-export interface KeyStoreActivityDeps {
-  readonly kms: KmsClientProvider;
-}
+/** The KMS clients, and the worker's KMS budget gate (every custom-key-store call passes it). */
+export type KeyStoreActivityDeps = KmsCallDeps;
 
 function toSnapshot(
   ref: StoreRef,
@@ -114,12 +113,31 @@ function sleep(ms: number): Promise<void> {
   return Context.current().sleep(ms);
 }
 
+/**
+ * Sleeps between polls, heartbeating every 2 s: a poll spacing widened by the KMS budget can be
+ * longer than the wait's heartbeat timeout. (The SDK throttles what it sends to the server.)
+ */
+async function pause(ms: number, beat: () => void): Promise<void> {
+  const end = Date.now() + ms;
+  for (let left = ms; left > 0; left = end - Date.now()) {
+    await sleep(Math.min(left, 2_000));
+    beat();
+  }
+}
+
 export function createKeyStoreActivities(deps: KeyStoreActivityDeps) {
-  async function read(ref: StoreRef): Promise<StoreSnapshot> {
-    const kms = deps.kms(ref.region);
+  /**
+   * @param poll set by a waiting activity: its heartbeat (to keep its resume details while the
+   *   call waits for the KMS budget), and the lower priority of polls at the budget's gate.
+   */
+  async function read(ref: StoreRef, poll?: { beat: () => void }): Promise<StoreSnapshot> {
     try {
-      const out = await kms.send(
-        new DescribeCustomKeyStoresCommand({ CustomKeyStoreId: ref.customKeyStoreId }),
+      const out = await budgetedKmsCall(
+        deps,
+        ref.region,
+        (kms) => kms.send(new DescribeCustomKeyStoresCommand({ CustomKeyStoreId: ref.customKeyStoreId })),
+        poll?.beat,
+        poll ? 'poll' : 'call',
       );
       const entry = out.CustomKeyStores?.[0];
       if (!entry) {
@@ -145,9 +163,9 @@ export function createKeyStoreActivities(deps: KeyStoreActivityDeps) {
       return { call: 'skipped', stateBefore: before.state, requestId: undefined };
     }
     try {
-      const out = await deps
-        .kms(ref.region)
-        .send(new DisconnectCustomKeyStoreCommand({ CustomKeyStoreId: ref.customKeyStoreId }));
+      const out = await budgetedKmsCall(deps, ref.region, (kms) =>
+        kms.send(new DisconnectCustomKeyStoreCommand({ CustomKeyStoreId: ref.customKeyStoreId })),
+      );
       return { call: 'accepted', stateBefore: before.state, requestId: out.$metadata.requestId };
     } catch (err) {
       if (classifyKmsError(err).kind === 'invalid-state') {
@@ -177,6 +195,9 @@ export function createKeyStoreActivities(deps: KeyStoreActivityDeps) {
   async function connectKeyStore(
     ref: StoreRef & { readonly pollIntervalMs: number },
   ): Promise<MutationOutcome> {
+    // Connect has a heartbeat timeout (its FAILED path waits); beat at each step so a slow KMS
+    // answer is not mistaken for a dead worker.
+    Context.current().heartbeat();
     let before = await read(ref);
     let disconnectRequestId: string | undefined;
     if (before.state === 'CONNECTED' || before.state === 'CONNECTING') {
@@ -198,10 +219,11 @@ export function createKeyStoreActivities(deps: KeyStoreActivityDeps) {
         'KeyStoreTransitioning',
       );
     }
+    Context.current().heartbeat();
     try {
-      const out = await deps
-        .kms(ref.region)
-        .send(new ConnectCustomKeyStoreCommand({ CustomKeyStoreId: ref.customKeyStoreId }));
+      const out = await budgetedKmsCall(deps, ref.region, (kms) =>
+        kms.send(new ConnectCustomKeyStoreCommand({ CustomKeyStoreId: ref.customKeyStoreId })),
+      );
       return {
         call: 'accepted',
         stateBefore: before.state,
@@ -225,6 +247,19 @@ export function createKeyStoreActivities(deps: KeyStoreActivityDeps) {
 
   /** Polls until the store reaches a wanted state; the core of `waitForConnectionState`. */
   async function waitFor(input: WaitInput, report?: (outcome: WaitOutcome) => void): Promise<StoreSnapshot> {
+    // Counted as a wait in the worker's KMS budget: the more waits, the wider each one's polls.
+    const endWait = deps.kmsGate?.beginWait(input.region);
+    try {
+      return await pollUntil(input, report);
+    } finally {
+      endWait?.();
+    }
+  }
+
+  async function pollUntil(
+    input: WaitInput,
+    report?: (outcome: WaitOutcome) => void,
+  ): Promise<StoreSnapshot> {
     const ctx = Context.current();
     const resumed = ctx.info.heartbeatDetails as WaitProgress | undefined;
     let polls = resumed?.polls ?? 0;
@@ -233,10 +268,14 @@ export function createKeyStoreActivities(deps: KeyStoreActivityDeps) {
     const startedAt = resumed?.startedAt ?? Date.now();
     let failedReads = 0;
     let delay = input.pollIntervalMs;
+    let lastState = resumed?.lastState;
+    const beat = () =>
+      ctx.heartbeat({ polls, firstRequestId, lastState, transientErrors, startedAt } satisfies WaitProgress);
     for (;;) {
       let snapshot: StoreSnapshot | undefined;
       try {
-        snapshot = await read(input);
+        snapshot = await read(input, { beat });
+        lastState = snapshot.state;
       } catch (err) {
         // Throttling and transient errors while polling are expected under a shared quota:
         // count them and poll again later instead of failing the attempt.
@@ -300,8 +339,13 @@ export function createKeyStoreActivities(deps: KeyStoreActivityDeps) {
       }
       // Back off up to 4x the interval for long waits (CloudHSM connects take up to ~20 min),
       // with ±20% jitter so concurrent runs do not poll the shared quota in lockstep.
-      const wait = failedReads > 0 ? input.pollIntervalMs : delay;
-      await sleep(Math.round(wait * (0.8 + Math.random() * 0.4)));
+      // Under the KMS budget the spacing widens with the number of waits in the process, so
+      // that together they stay within their share instead of queueing at the gate.
+      const wait = Math.max(
+        failedReads > 0 ? input.pollIntervalMs : delay,
+        deps.kmsGate?.pollSpacingMs(input.region) ?? 0,
+      );
+      await pause(Math.round(wait * (0.8 + Math.random() * 0.4)), beat);
       delay = Math.min(delay * 1.5, input.pollIntervalMs * 4);
     }
   }

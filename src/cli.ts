@@ -13,6 +13,7 @@ import { registerStart } from './commands/start';
 import { registerInspect } from './commands/inspect';
 import { registerSteer } from './commands/steer';
 import { registerSchedule } from './commands/schedule';
+import { registerFleet } from './commands/fleet';
 import { registerDemo } from './commands/demo';
 import { registerAudit } from './commands/audit';
 
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerInspect(program);
   registerSteer(program);
   registerSchedule(program);
+  registerFleet(program);
   registerDemo(program);
   registerAudit(program);
   registerSim(program);

@@ -28,6 +28,8 @@ export interface LocalStackOptions {
   readonly taskQueue?: string;
   readonly auditFile: string;
   readonly workerTuning?: MaintenanceWorkerOptions['tuning'];
+  /** The KMS budget of the worker (default: from the environment, 4 calls per second). */
+  readonly kmsBudget?: MaintenanceWorkerOptions['kmsBudget'];
   /** Default: the process environment. */
   readonly webhookSecret?: WebhookSecretSource;
 }
@@ -67,6 +69,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         webhookSecret: options.webhookSecret ?? webhookSecretFromEnvironment(),
       },
       ...(options.workerTuning ? { tuning: options.workerTuning } : {}),
+      ...(options.kmsBudget ? { kmsBudget: options.kmsBudget } : {}),
     });
     const running = worker.run();
     stops.push(async () => {

@@ -1,15 +1,27 @@
 /**
  * The keystore-maint worker: runs the maintenance workflows and their activities on a task queue
- * (`keystore-maintenance`, or `KEYSTORE_MAINT_TASK_QUEUE`).
+ * (`keystore-maintenance`, or `KEYSTORE_MAINT_TASK_QUEUE`), and — in the same process, started
+ * and stopped with it — the short custom-key-store activities on `<taskQueue>-kms`, whose dispatch
+ * rate the Temporal server limits for all workers together. Every custom-key-store call of the
+ * process passes one `KmsCallGate` (the KMS budget, src/kms/rate-limit.ts).
  *
  * Workflow code comes from a prebuilt bundle when one is given (production: bundled at build
  * time, so start-up does no bundling), otherwise it is bundled from `workflows/` at start.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import { Worker, type NativeConnection, type WorkerOptions, type WorkerPlugin } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
+import { kmsTaskQueue } from './domain/kms-budget';
 import { DEFAULT_TASK_QUEUE } from './domain/names';
+import {
+  KmsCallGate,
+  kmsBudgetFromEnvironment,
+  kmsQueueActivitiesPerSecond,
+  validateKmsBudget,
+  workerCallsPerSecond,
+  type KmsBudget,
+} from './kms/rate-limit';
 
 export interface MaintenanceWorkerOptions {
   readonly connection: NativeConnection;
@@ -19,6 +31,11 @@ export interface MaintenanceWorkerOptions {
   /** Path of a bundle made by `bundleWorkflowCode`; bundles `workflows/` at start when omitted. */
   readonly workflowBundlePath?: string;
   readonly identity?: string;
+  /**
+   * The KMS budget (default: `KEYSTORE_MAINT_KMS_BUDGET_RPS`, default 4, and
+   * `KEYSTORE_MAINT_KMS_WORKERS`, default 1). `{ budgetRps: 0, workers: 1 }` turns it off.
+   */
+  readonly kmsBudget?: KmsBudget;
   /** Extra worker options (tuning, interceptors, sinks). */
   readonly tuning?: Partial<
     Pick<
@@ -45,18 +62,68 @@ export function workflowsPath(): string {
   throw new Error(`the workflow sources were not found under ${base}`);
 }
 
+/** The gate for a budget: this worker's share, or none when the budget is off. */
+export function kmsGateFor(budget: KmsBudget): KmsCallGate | undefined {
+  validateKmsBudget(budget);
+  const share = workerCallsPerSecond(budget);
+  return share > 0 ? new KmsCallGate(share) : undefined;
+}
+
+/**
+ * The maintenance worker. Its `run()` also runs the `-kms` queue's worker, and stops it when it
+ * stops, so callers handle one worker as before.
+ */
 export async function createMaintenanceWorker(options: MaintenanceWorkerOptions): Promise<Worker> {
   const workflowSource = options.workflowBundlePath
     ? { workflowBundle: { codePath: options.workflowBundlePath } }
     : { workflowsPath: workflowsPath() };
+  const budget = options.kmsBudget ?? kmsBudgetFromEnvironment();
+  // A gate passed in the deps is shared with other workers of the process (e.g. a benchmark's).
+  const kmsGate = options.deps.kmsGate ?? kmsGateFor(budget);
+  const activities = createActivities({ ...options.deps, kmsGate });
+  const queueRate = kmsQueueActivitiesPerSecond(budget);
+  const kmsWorker = await Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: kmsTaskQueue(options.taskQueue),
+    activities,
+    ...(queueRate !== undefined ? { maxTaskQueueActivitiesPerSecond: queueRate } : {}),
+    ...(options.identity ? { identity: `${options.identity}/kms` } : {}),
+    shutdownGraceTime: '10 seconds',
+  });
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
-    activities: createActivities(options.deps),
+    activities,
     ...workflowSource,
     ...(options.identity ? { identity: options.identity } : {}),
     shutdownGraceTime: '10 seconds',
+    plugins: [runAlongside(kmsWorker)],
     ...options.tuning,
   });
+}
+
+/**
+ * Runs `companion` for exactly as long as the worker it is attached to: started by its `run()`,
+ * shut down when it stops; if the companion fails, the worker is shut down and `run()` rejects.
+ */
+function runAlongside(companion: Worker): WorkerPlugin {
+  return {
+    name: 'keystore-maint-kms-queue',
+    async runWorker(worker, next) {
+      let companionError: Error | undefined;
+      const companionRun = companion.run().catch((err: unknown) => {
+        companionError = err instanceof Error ? err : new Error(String(err));
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+      });
+      try {
+        await next(worker);
+      } finally {
+        if (companion.getState() === 'RUNNING') companion.shutdown();
+        await companionRun;
+      }
+      if (companionError !== undefined) throw companionError;
+    },
+  };
 }

@@ -3,7 +3,10 @@ import { createAuditSink, auditConfigFromEnv } from '../audit';
 import { kmsClientProvider, regionFromEnvironment } from '../kms/client';
 import { webhookSecretFromEnvironment } from '../traffic/webhook-secret';
 import { connectWorkerConnection, temporalSettings } from '../temporal/connection';
+import { describeKmsBudget, kmsBudgetFromEnvironment, KmsBudgetConfigError } from '../kms/rate-limit';
+import { kmsTaskQueue } from '../domain/kms-budget';
 import { createMaintenanceWorker, taskQueueFromEnvironment } from '../worker';
+import { CliError } from './exit-codes';
 
 export function registerWorker(program: Command): void {
   program
@@ -24,6 +27,8 @@ export function registerWorker(program: Command): void {
         '  TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*  Temporal connection (or a TOML profile)',
         '  AWS_REGION, AWS_ENDPOINT_URL_KMS, AWS credentials chain                KMS',
         '  KEYSTORE_MAINT_AUDIT_SINK, KEYSTORE_MAINT_AUDIT_FILE                    audit sink (see docs/audit.md)',
+        '  KEYSTORE_MAINT_KMS_BUDGET_RPS (default 4; 0 = off)                      custom-key-store calls/s per Region, all workers together',
+        '  KEYSTORE_MAINT_KMS_WORKERS (default 1)                                  worker processes sharing that budget (see docs/fleet.md)',
         '',
         'Example:',
         '  $ TEMPORAL_ADDRESS=localhost:7233 AWS_REGION=us-east-1 keystore-maint worker',
@@ -32,6 +37,13 @@ export function registerWorker(program: Command): void {
     )
     .action(async (opts: { taskQueue?: string; workflowBundle?: string }) => {
       const region = regionFromEnvironment();
+      let kmsBudget;
+      try {
+        kmsBudget = kmsBudgetFromEnvironment();
+      } catch (err) {
+        if (err instanceof KmsBudgetConfigError) throw new CliError(err.message);
+        throw err;
+      }
       const settings = temporalSettings();
       const taskQueue = opts.taskQueue ?? taskQueueFromEnvironment();
       const bundle = opts.workflowBundle ?? process.env.KEYSTORE_MAINT_WORKFLOW_BUNDLE;
@@ -49,10 +61,12 @@ export function registerWorker(program: Command): void {
             webhookSecret: webhookSecretFromEnvironment(),
           },
           ...(bundle ? { workflowBundlePath: bundle } : {}),
+          kmsBudget,
         });
         console.log(
-          `keystore-maint worker: task queue ${taskQueue}, namespace ${settings.namespace} at ${settings.address}, Region ${region}`,
+          `keystore-maint worker: task queue ${taskQueue} (KMS calls on ${kmsTaskQueue(taskQueue)}), namespace ${settings.namespace} at ${settings.address}, Region ${region}`,
         );
+        console.log(`keystore-maint worker: ${describeKmsBudget(kmsBudget)}`);
         // The SDK's runtime shuts the worker down gracefully on SIGINT/SIGTERM; run() then resolves.
         await worker.run();
         console.log('keystore-maint worker: stopped');

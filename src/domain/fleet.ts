@@ -1,0 +1,372 @@
+/**
+ * Fleet maintenance: many custom key stores maintained in rolling waves, like an SSM maintenance
+ * window with MaxConcurrency and MaxErrors. The request, its validation, how a name pattern
+ * selects stores, and what the fleet reports. Pure and deterministic: the fleet workflow
+ * validates its own input with it, and the store-listing activity matches names with it.
+ *
+ * - `stores` (ids, run in the given order) or `namePattern` (a glob such as `prod-*`, or a
+ *   regular expression written `/…/` or `/…/i`, matched against the whole CustomKeyStoreName;
+ *   resolved once, when the fleet starts, and run in name order);
+ * - `request`: the maintenance request every store gets (without `customKeyStoreId`, `region`,
+ *   `requestedBy` and `reason`, which the fleet supplies);
+ * - `maxConcurrency` (default 1: strictly one store after another);
+ * - `maxErrors` (default 0): how many runs may end other than `COMPLETED` before the fleet stops
+ *   starting new ones — SSM's rule: with 0 the first failure stops the wave, with 2 the third does.
+ *   Runs already under way are never interrupted by this; they finish.
+ */
+import { z } from 'zod';
+import { FAILURE_TYPES } from './errors';
+import type { EndState } from './phases';
+import {
+  CUSTOM_KEY_STORE_ID_PATTERN,
+  maintenanceRequestSchema,
+  REGION_PATTERN,
+  validateMaintenanceRequest,
+  type MaintenanceRequest,
+} from './request';
+
+export const FLEET_LIMITS = {
+  stores: { max: 5_000 },
+  maxConcurrency: { default: 1, min: 1, max: 1_000 },
+  maxErrors: { default: 0, min: 0 },
+  /**
+   * Stores started per workflow run before the fleet continues as new (the history of one run
+   * holds every child's start and result, a few KB each). Temporal's own suggestion
+   * (`continueAsNewSuggested`) also triggers it.
+   */
+  continueAsNewAfterStores: { default: 250, min: 1, max: 1_000 },
+} as const;
+
+/** Failure types of the fleet workflow (stable: alerts and clients match on them). */
+export const FLEET_FAILURE_TYPES = {
+  /** The fleet request is invalid; the message names every bad field. Nothing was started. */
+  invalidRequest: 'InvalidFleetRequest',
+  /** `namePattern` matched no store in the Region. Nothing was started. */
+  noStores: 'FleetMatchedNoStores',
+  /** At least one store's run ended other than COMPLETED; the details carry the fleet result. */
+  runsFailed: 'FleetRunsFailed',
+} as const;
+
+const text = (max: number) =>
+  z
+    .string({ error: 'must be a non-empty string' })
+    .trim()
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max} characters`);
+
+/** The maintenance request each store gets, without the fields the fleet supplies. */
+export const fleetTemplateSchema = maintenanceRequestSchema.omit({
+  customKeyStoreId: true,
+  region: true,
+  requestedBy: true,
+  reason: true,
+});
+
+export const fleetRequestSchema = z.strictObject({
+  stores: z
+    .array(
+      z
+        .string({ error: 'must be a custom key store id' })
+        .regex(
+          CUSTOM_KEY_STORE_ID_PATTERN,
+          'must be a custom key store id: "cks-" followed by 17 hex digits',
+        ),
+      { error: 'must be a list of custom key store ids' },
+    )
+    .min(1, 'list at least one store')
+    .max(FLEET_LIMITS.stores.max, `at most ${FLEET_LIMITS.stores.max} stores per fleet`)
+    .optional(),
+  namePattern: z.string({ error: 'must be a string' }).trim().min(1, 'must not be empty').max(256).optional(),
+  region: z.string().regex(REGION_PATTERN, 'must be an AWS Region code such as us-east-1').optional(),
+  request: fleetTemplateSchema,
+  maxConcurrency: z
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(FLEET_LIMITS.maxConcurrency.min)
+    .max(FLEET_LIMITS.maxConcurrency.max)
+    .optional(),
+  maxErrors: z
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(FLEET_LIMITS.maxErrors.min)
+    .optional(),
+  continueAsNewAfterStores: z
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(FLEET_LIMITS.continueAsNewAfterStores.min)
+    .max(FLEET_LIMITS.continueAsNewAfterStores.max)
+    .optional(),
+  requestedBy: text(256),
+  // Each store's run gets this reason with " (fleet <workflow id>)" appended; its limit is 1024.
+  reason: text(900),
+});
+
+/** The fleet request as callers write it. */
+export type FleetRequest = z.input<typeof fleetRequestSchema>;
+export type FleetTemplate = z.input<typeof fleetTemplateSchema>;
+
+export type FleetSelection =
+  | { readonly kind: 'stores'; readonly storeIds: readonly string[] }
+  | { readonly kind: 'pattern'; readonly namePattern: string };
+
+export interface ResolvedFleetRequest {
+  readonly selection: FleetSelection;
+  readonly region: string | undefined;
+  /** As given (durations as strings): it becomes each store's request. */
+  readonly template: FleetTemplate;
+  readonly maxConcurrency: number;
+  readonly maxErrors: number;
+  readonly continueAsNewAfterStores: number;
+  readonly requestedBy: string;
+  readonly reason: string;
+}
+
+export type FleetValidation =
+  | { readonly ok: true; readonly request: ResolvedFleetRequest }
+  | { readonly ok: false; readonly problems: readonly string[] };
+
+/** Stands in for the store id when the template is checked as a whole maintenance request. */
+const PLACEHOLDER_STORE_ID = 'cks-00000000000000000';
+
+/**
+ * Validates a fleet request as received (any JSON) at `nowMs`. Every problem is reported, each
+ * naming its field. The template is also checked as a complete maintenance request, so a fleet
+ * never starts runs that would all refuse their input.
+ */
+export function validateFleetRequest(input: unknown, nowMs: number): FleetValidation {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return {
+      ok: false,
+      problems: [
+        'the fleet request must be one JSON object, e.g. {"namePattern": "prod-*", "request": {"window": {"duration": "2h"}}, "requestedBy": "…", "reason": "…"}',
+      ],
+    };
+  }
+  const parsed = fleetRequestSchema.safeParse(input);
+  const problems: string[] = parsed.success
+    ? []
+    : parsed.error.issues.map(
+        (issue) => `${issue.path.map(String).join('.') || '(request)'}: ${issue.message}`,
+      );
+  const raw = input as Partial<Record<keyof FleetRequest, unknown>>;
+  if ((raw.stores === undefined) === (raw.namePattern === undefined)) {
+    problems.push(
+      'give exactly one of "stores" (a list of store ids) or "namePattern" (a glob like "prod-*" or a /regex/)',
+    );
+  }
+  if (typeof raw.namePattern === 'string' && raw.namePattern.trim()) {
+    const compiled = compileNamePattern(raw.namePattern);
+    if (!compiled.ok) problems.push(`namePattern: ${compiled.problem}`);
+  }
+  if (Array.isArray(raw.stores)) {
+    const seen = new Set<unknown>();
+    const twice = new Set<unknown>();
+    for (const id of raw.stores as unknown[]) {
+      if (seen.has(id)) twice.add(id);
+      seen.add(id);
+    }
+    if (twice.size) problems.push(`stores: lists ${[...twice].map(String).join(', ')} more than once`);
+  }
+  const template = (typeof raw.request === 'object' && raw.request !== null ? raw.request : {}) as Record<
+    string,
+    unknown
+  >;
+  const window = template.window as Record<string, unknown> | undefined;
+  if (window && typeof window === 'object' && 'until' in window) {
+    problems.push(
+      'request.window: a fleet needs a duration ({"duration": "2h"}), not "until": each store gets its own window when its turn comes',
+    );
+  }
+  const drain = template.drain as Record<string, unknown> | undefined;
+  if (drain && typeof drain === 'object' && drain.provider === 'alias') {
+    problems.push(
+      'request.drain: the alias provider names aliases of one store; a fleet can use "none" or "webhook" (the controller is told which store)',
+    );
+  }
+  if (template.canaryKeyId !== undefined) {
+    problems.push('request.canaryKeyId: a canary key belongs to one store; a fleet cannot use one');
+  }
+  if (parsed.success && !problems.length) {
+    // The template as written (its durations as strings), completed as any store's request.
+    const check = validateMaintenanceRequest(
+      {
+        ...template,
+        customKeyStoreId: PLACEHOLDER_STORE_ID,
+        requestedBy: parsed.data.requestedBy,
+        reason: parsed.data.reason,
+      },
+      nowMs,
+    );
+    if (!check.ok) problems.push(...check.problems.map((p) => `request.${p}`));
+  }
+  if (!parsed.success || problems.length) return { ok: false, problems };
+  const r = parsed.data;
+  return {
+    ok: true,
+    request: {
+      selection: r.stores
+        ? { kind: 'stores', storeIds: r.stores }
+        : { kind: 'pattern', namePattern: r.namePattern ?? '' },
+      region: r.region,
+      template: raw.request as FleetTemplate,
+      maxConcurrency: r.maxConcurrency ?? FLEET_LIMITS.maxConcurrency.default,
+      maxErrors: r.maxErrors ?? FLEET_LIMITS.maxErrors.default,
+      continueAsNewAfterStores: r.continueAsNewAfterStores ?? FLEET_LIMITS.continueAsNewAfterStores.default,
+      requestedBy: r.requestedBy,
+      reason: r.reason,
+    },
+  };
+}
+
+/** The maintenance request of one store of the fleet. */
+export function storeRequest(
+  fleet: ResolvedFleetRequest,
+  customKeyStoreId: string,
+  region: string,
+  fleetWorkflowId: string,
+): MaintenanceRequest {
+  return {
+    ...fleet.template,
+    customKeyStoreId,
+    region,
+    requestedBy: fleet.requestedBy,
+    reason: `${fleet.reason} (fleet ${fleetWorkflowId})`,
+  };
+}
+
+export type NamePatternResult =
+  | { readonly ok: true; readonly matches: (name: string) => boolean }
+  | { readonly ok: false; readonly problem: string };
+
+/**
+ * A glob (`*` any run of characters, `?` one character; everything else literal) or a regular
+ * expression written `/…/` (flags: `i` only), matched against the whole name; a regular
+ * expression matches anywhere unless anchored, as regular expressions do.
+ */
+export function compileNamePattern(pattern: string): NamePatternResult {
+  const regex = /^\/(.+)\/([a-z]*)$/s.exec(pattern.trim());
+  if (regex) {
+    const [, body = '', flags = ''] = regex;
+    if (flags.replace('i', '') !== '') {
+      return { ok: false, problem: `flags "${flags}" are not supported; only "i" (ignore case)` };
+    }
+    try {
+      const re = new RegExp(body, flags);
+      return { ok: true, matches: (name) => re.test(name) };
+    } catch (err) {
+      return {
+        ok: false,
+        problem: `"${pattern}" is not a valid regular expression (${(err as Error).message})`,
+      };
+    }
+  }
+  const source = pattern
+    .trim()
+    .split('')
+    .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[\\^$.|+()[\]{}/-]/g, '\\$&')))
+    .join('');
+  const re = new RegExp(`^${source}$`);
+  return { ok: true, matches: (name) => re.test(name) };
+}
+
+/** One store in the fleet, as the listing activity found it. */
+export interface FleetStoreRef {
+  readonly customKeyStoreId: string;
+  readonly name?: string;
+}
+
+/** Where one store of the fleet stands. */
+export type FleetStoreState = 'PENDING' | 'RUNNING' | EndState | 'SKIPPED';
+
+export interface FleetStoreProgress {
+  readonly customKeyStoreId: string;
+  /** CustomKeyStoreName: from the listing, or from the run's result. */
+  name?: string;
+  /** The store's canonical maintenance workflow id (the per-store lock). */
+  readonly workflowId: string;
+  state: FleetStoreState;
+  runId?: string;
+  startedAt?: string;
+  endedAt?: string;
+  /** How the run ended, or why it was not started (SKIPPED). */
+  message?: string;
+  /** The failure type when the run did not complete, e.g. MaintenanceAlreadyRunning. */
+  errorType?: string;
+  connectionErrorCode?: string;
+}
+
+/**
+ * - `COMPLETED`: every store's run completed;
+ * - `COMPLETED_WITH_ERRORS`: every store was run, and at most `maxErrors` did not complete;
+ * - `STOPPED`: more than `maxErrors` runs did not complete; the stores not yet started were skipped;
+ * - `ABORTED`: the `abort` update (or a Temporal cancellation) stopped the fleet: running
+ *   children were cancelled (each undid its changes), the rest skipped.
+ */
+export const FLEET_OUTCOMES = ['COMPLETED', 'COMPLETED_WITH_ERRORS', 'STOPPED', 'ABORTED'] as const;
+export type FleetOutcome = (typeof FLEET_OUTCOMES)[number];
+
+/**
+ * - `RESOLVING`: listing the stores that match the pattern;
+ * - `RUNNING`: starting runs, at most `maxConcurrency` at a time;
+ * - `STOPPING`: `maxErrors` exceeded; waiting for the runs under way;
+ * - `ABORTING`: aborted; waiting for the cancelled runs to undo their changes;
+ * - `CONTINUING`: waiting for the runs under way before continuing as a new workflow run (history
+ *   size); the fleet then goes on with the rest.
+ */
+export type FleetPhase =
+  'RESOLVING' | 'RUNNING' | 'STOPPING' | 'ABORTING' | 'CONTINUING' | FleetOutcome | 'FAILED';
+
+export interface FleetCounts {
+  readonly total: number;
+  readonly pending: number;
+  readonly running: number;
+  readonly completed: number;
+  /** Runs that ended other than COMPLETED (they count against maxErrors). */
+  readonly errors: number;
+  readonly skipped: number;
+}
+
+export interface FleetStatus {
+  readonly workflowId: string;
+  readonly runId: string;
+  /** How many times the fleet continued as a new run (the status covers all of them). */
+  readonly continuedAsNew: number;
+  readonly phase: FleetPhase;
+  readonly outcome: FleetOutcome | undefined;
+  readonly region: string | undefined;
+  readonly selection: FleetSelection | undefined;
+  readonly maxConcurrency: number;
+  readonly maxErrors: number;
+  readonly requestedBy: string | undefined;
+  readonly reason: string | undefined;
+  readonly startedAt: string;
+  readonly endedAt?: string;
+  readonly counts: FleetCounts;
+  readonly abort?: { readonly by: string; readonly reason: string; readonly at: string };
+  readonly message: string;
+  readonly stores: readonly FleetStoreProgress[];
+}
+
+export interface FleetResult extends FleetStatus {
+  readonly outcome: FleetOutcome;
+}
+
+export function countStores(stores: readonly FleetStoreProgress[]): FleetCounts {
+  const counts = { total: stores.length, pending: 0, running: 0, completed: 0, errors: 0, skipped: 0 };
+  for (const store of stores) {
+    if (store.state === 'PENDING') counts.pending++;
+    else if (store.state === 'RUNNING') counts.running++;
+    else if (store.state === 'COMPLETED') counts.completed++;
+    else if (store.state === 'SKIPPED') counts.skipped++;
+    else counts.errors++;
+  }
+  return counts;
+}
+
+/** The failure type a store gets when its id is locked by another run. */
+export const STORE_LOCKED_FAILURE_TYPE = FAILURE_TYPES.alreadyRunning;
+
+/** The fleet's workflow id: `keystore-maint-fleet/<region>/<name>`. */
+export function fleetWorkflowId(region: string, name: string): string {
+  return `keystore-maint-fleet/${region}/${name}`;
+}
