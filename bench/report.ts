@@ -5,6 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { format, resolveConfig } from 'prettier';
 import type { BenchResults, FleetMeasure } from './run';
 
 const MB = 1_048_576 / 1_000_000;
@@ -355,8 +356,14 @@ function svg(r: BenchResults): string {
   ].join('\n');
 }
 
-export function writeReport(results: BenchResults, dir: string): void {
-  writeFileSync(join(dir, 'latest.json'), `${JSON.stringify(results, null, 1)}\n`);
-  writeFileSync(join(dir, 'latest.md'), markdown(results));
+/** Writes a file formatted as the repository's Prettier settings want it, so `npm run lint` passes. */
+async function writeFormatted(path: string, text: string): Promise<void> {
+  const options = (await resolveConfig(path)) ?? {};
+  writeFileSync(path, await format(text, { ...options, filepath: path }));
+}
+
+export async function writeReport(results: BenchResults, dir: string): Promise<void> {
+  await writeFormatted(join(dir, 'latest.json'), JSON.stringify(results, null, 1));
+  await writeFormatted(join(dir, 'latest.md'), markdown(results));
   writeFileSync(join(dir, 'calls-per-second.svg'), svg(results));
 }

@@ -59,7 +59,7 @@ export const SETTINGS = {
   consistencyLagMs: 0,
   window: '1s',
   /** The window of the all-in-flight fleet (its children start over several seconds). */
-  inflightWindow: '45s',
+  inflightWindow: '60s',
   pollInterval: '500ms',
   concurrency: 50,
 } as const;
@@ -437,7 +437,7 @@ async function main(): Promise<void> {
     memory,
   };
   mkdirSync(out, { recursive: true });
-  writeReport(results, out);
+  await writeReport(results, out);
   say(`wrote ${join(out, 'latest.md')}, latest.json and calls-per-second.svg`);
 
   await connection.close();
