@@ -17,6 +17,11 @@ import { startLocalStack } from '../src/local-stack';
 import { projectRoot } from '../src/util/project-root';
 import { statusQuery } from '../workflows/messages';
 
+/** Stack traces name the recording machine's paths; replay does not need them. */
+function withoutStackTraces(key: string, value: unknown): unknown {
+  return key === 'stackTrace' ? '' : value;
+}
+
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const out = join(projectRoot(), 'test', 'histories');
@@ -40,7 +45,7 @@ async function main(): Promise<void> {
     const history = await client.temporal.workflow.getHandle(workflowId).fetchHistory();
     writeFileSync(
       join(out, `${name}.json`),
-      `${JSON.stringify({ workflowId, history: JSON.parse(historyToJSON(history)) as unknown }, null, 1)}\n`,
+      `${JSON.stringify({ workflowId, history: JSON.parse(historyToJSON(history)) as unknown }, withoutStackTraces, 1)}\n`,
     );
     console.log(`recorded ${name} (${history.events?.length ?? 0} events)`);
   };
