@@ -164,7 +164,7 @@ function markdown(r: BenchResults): string {
   const lines: string[] = [
     '# Fleet benchmarks (latest)',
     '',
-    `Written by \`npm run bench\` on ${r.startedAt} in ${seconds(r.durationMs)}: ${r.machine.cpus} CPUs, ${r.machine.memoryGiB} GiB, Node ${r.machine.node}. A Temporal dev server, the KMS simulator and a fresh worker process per scenario, all on this machine.`,
+    `Written by \`npm run bench\` on ${r.startedAt} in ${seconds(r.durationMs)}: ${r.machine.cpus} CPUs, ${r.machine.memoryGiB} GiB, Node ${r.machine.node}, load average ${r.machine.loadAverage.start.toFixed(1)} at the start and ${r.machine.loadAverage.end.toFixed(1)} at the end (the benchmark itself keeps about 2 busy; more means other work shared the machine and the timings are pessimistic). A Temporal dev server, the KMS simulator and a fresh worker process per scenario, all on this machine.`,
     '',
     `Scaled down: connects ${s.connectDelayMs} ms, disconnects ${s.disconnectDelayMs} ms, windows ${s.window} (${s.inflightWindow} for the fleet with every run in flight at once), poll interval ${s.pollInterval}; KMS's quota and the budget scaled up together: simulator quota ${s.quotaRps} requests/s per custom-key-store operation, keystore-maint budget ${s.budgetRps} custom-key-store calls/s in all (KMS: 5 and, by default, 4). Worker: the production one (\`createMaintenanceWorker\`) with the JSON Lines audit sink.`,
     '',

@@ -24,7 +24,7 @@
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
@@ -106,7 +106,13 @@ export interface MemoryMeasure {
 export interface BenchResults {
   readonly startedAt: string;
   readonly durationMs: number;
-  readonly machine: { cpus: number; memoryGiB: number; node: string };
+  readonly machine: {
+    cpus: number;
+    memoryGiB: number;
+    node: string;
+    /** 1-minute load average at the start and the end: other work on the machine skews timings. */
+    loadAverage: { start: number; end: number };
+  };
   readonly settings: typeof SETTINGS;
   readonly fleets: FleetMeasure[];
   readonly history: HistoryMeasure[];
@@ -179,6 +185,7 @@ async function startWorker(script: string, env: NodeJS.ProcessEnv): Promise<Benc
 
 async function main(): Promise<void> {
   const started = Date.now();
+  const loadAtStart = loadavg()[0] ?? 0;
   const sizes = (process.env.BENCH_SIZES ?? '10,100,500')
     .split(',')
     .map((s) => Number(s.trim()))
@@ -430,7 +437,12 @@ async function main(): Promise<void> {
   const results: BenchResults = {
     startedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,
-    machine: { cpus: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+    machine: {
+      cpus: cpus().length,
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      loadAverage: { start: loadAtStart, end: loadavg()[0] ?? 0 },
+    },
     settings: SETTINGS,
     fleets,
     history,
