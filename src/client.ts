@@ -20,7 +20,7 @@ import {
 } from '@temporalio/client';
 import { FAILURE_TYPES } from './domain/errors';
 import { maintenanceWorkflowId, SEARCH_ATTRIBUTES, WORKFLOW_TYPES, DEFAULT_TASK_QUEUE } from './domain/names';
-import { isEndState, type EndState, type RunPhase, END_STATES, PHASES } from './domain/phases';
+import { isEndState, type RunPhase, END_STATES, PHASES } from './domain/phases';
 import {
   CUSTOM_KEY_STORE_ID_PATTERN,
   validateMaintenanceRequest,
@@ -283,7 +283,8 @@ export class MaintenanceClient {
   }
 }
 
-function innermostMessage(err: unknown): string {
+/** The message of the innermost cause: what the workflow itself said, not the client's wrapping. */
+export function innermostMessage(err: unknown): string {
   let node: unknown = err;
   let message = err instanceof Error ? err.message : String(err);
   while (node instanceof Error && node.cause) {
@@ -309,10 +310,6 @@ export function resultFromFailure(err: unknown): MaintenanceResult | undefined {
     node = failure.cause;
   }
   return undefined;
-}
-
-export function isFinished(status: { outcome?: EndState | undefined }): boolean {
-  return status.outcome !== undefined;
 }
 
 /** Connects with the standard Temporal configuration (or uses `options.client`). */

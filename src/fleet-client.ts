@@ -17,6 +17,7 @@ import {
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
+import { innermostMessage } from './client';
 import {
   FLEET_FAILURE_TYPES,
   FLEET_OUTCOMES,
@@ -187,16 +188,6 @@ export class FleetClient {
       throw err;
     }
   }
-}
-
-function innermostMessage(err: unknown): string {
-  let node: unknown = err;
-  let message = err instanceof Error ? err.message : String(err);
-  while (node instanceof Error && node.cause) {
-    node = node.cause;
-    if (node instanceof Error) message = node.message;
-  }
-  return message;
 }
 
 /** A fleet in which a store failed fails with type FleetRunsFailed, its result in the details. */

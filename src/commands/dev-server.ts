@@ -1,20 +1,10 @@
 import type { Command } from 'commander';
 import { startDevServer } from '../temporal/dev-server';
-import { freePort } from '../temporal/free-port';
+import { freePort, portIsFree } from '../temporal/free-port';
 import { parsePort } from './parse';
 
 async function portOrFree(wanted: number): Promise<number> {
-  try {
-    const { createServer } = await import('node:net');
-    await new Promise<void>((resolve, reject) => {
-      const server = createServer();
-      server.once('error', reject);
-      server.listen(wanted, '127.0.0.1', () => server.close(() => resolve()));
-    });
-    return wanted;
-  } catch {
-    return freePort();
-  }
+  return (await portIsFree(wanted)) ? wanted : freePort();
 }
 
 /** Resolves when the process is told to stop (Ctrl-C or SIGTERM). */

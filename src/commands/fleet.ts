@@ -2,7 +2,6 @@
  * `keystore-maint fleet start|status|abort`: maintaining many stores in rolling waves
  * (docs/fleet.md).
  */
-import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import {
   FleetAlreadyRunningError,
@@ -16,7 +15,7 @@ import type { FleetRequest, FleetResult, FleetStatus } from '../domain/fleet';
 import { DEFAULT_TASK_QUEUE } from '../domain/names';
 import { actor, printJson, withClient, withConnectionOptions, type GlobalOptions } from './context';
 import { CliError, EXIT } from './exit-codes';
-import { parseDurationText, parseNonNegativeInt } from './parse';
+import { parseDurationText, parseNonNegativeInt, readInput } from './parse';
 
 interface FleetStartOptions extends GlobalOptions {
   input?: string;
@@ -37,23 +36,6 @@ interface FleetStartOptions extends GlobalOptions {
   id?: string;
   wait?: boolean;
   json?: boolean;
-}
-
-function readInput(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new CliError(`--input: cannot read ${path}: ${(err as Error).message}`);
-  }
-  try {
-    const value: unknown = JSON.parse(text);
-    if (typeof value !== 'object' || value === null || Array.isArray(value))
-      throw new Error('not a JSON object');
-    return value as Record<string, unknown>;
-  } catch (err) {
-    throw new CliError(`--input: ${path} is not one JSON object (${(err as Error).message})`);
-  }
 }
 
 /** The fleet request from `--input` (if any) with the flags on top: flags win. */

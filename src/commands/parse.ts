@@ -1,6 +1,8 @@
 /** Commander argument parsers whose errors name the flag's expectations. */
+import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import { DURATION_FORMS, parseDuration } from '../domain/duration';
+import { CliError } from './exit-codes';
 
 export function parsePort(value: string): number {
   const port = Number(value);
@@ -30,4 +32,22 @@ export function parseDurationMs(value: string): number {
   if (ms === undefined)
     throw new InvalidArgumentError(`"${value}" is not a duration; use ${DURATION_FORMS}.`);
   return ms;
+}
+
+/** `--input <file>`: one JSON object (the same JSON an operator pastes into the Temporal UI). */
+export function readInput(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new CliError(`--input: cannot read ${path}: ${(err as Error).message}`);
+  }
+  try {
+    const value: unknown = JSON.parse(text);
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw new Error('not a JSON object');
+    return value as Record<string, unknown>;
+  } catch (err) {
+    throw new CliError(`--input: ${path} is not one JSON object (${(err as Error).message})`);
+  }
 }

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { InvalidMaintenanceRequestError } from '../client';
 import { validateMaintenanceRequest, type MaintenanceRequest } from '../domain/request';
@@ -13,7 +12,7 @@ import {
 } from './context';
 import { CliError, EXIT } from './exit-codes';
 import { describeResult, followRun } from './follow';
-import { parseDurationText, parseNonNegativeInt } from './parse';
+import { parseDurationText, parseNonNegativeInt, readInput } from './parse';
 
 interface StartOptions extends GlobalOptions {
   input?: string;
@@ -43,23 +42,6 @@ interface StartOptions extends GlobalOptions {
   wait?: boolean;
   json?: boolean;
   preflight?: boolean;
-}
-
-function readInput(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new CliError(`--input: cannot read ${path}: ${(err as Error).message}`);
-  }
-  try {
-    const value: unknown = JSON.parse(text);
-    if (typeof value !== 'object' || value === null || Array.isArray(value))
-      throw new Error('not a JSON object');
-    return value as Record<string, unknown>;
-  } catch (err) {
-    throw new CliError(`--input: ${path} is not one JSON object (${(err as Error).message})`);
-  }
 }
 
 /** The traffic provider from `--drain` and its flags; `undefined` keeps the one from --input. */

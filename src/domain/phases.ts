@@ -30,13 +30,3 @@ export type RunPhase = Phase | EndState;
 export function isEndState(value: string): value is EndState {
   return (END_STATES as readonly string[]).includes(value);
 }
-
-/** Phases in which the store may be disconnected or on its way there: compensation must reconnect. */
-export const STORE_MAY_BE_OFFLINE: ReadonlySet<Phase> = new Set([
-  'DISCONNECTING',
-  'WAITING_DISCONNECTED',
-  'IN_WINDOW',
-  'RECONNECTING',
-  'WAITING_CONNECTED',
-  'VERIFYING',
-]);

@@ -13,7 +13,7 @@
  * Sources 1–4 yield a path; source 5 is only named here and is used by the dev-server starter.
  */
 import { execFile } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { projectRoot } from '../util/project-root';
@@ -144,12 +144,4 @@ export async function findTemporalCli(options: FindTemporalCliOptions = {}): Pro
 export async function temporalCliVersion(path: string): Promise<string> {
   const { stdout } = await execFileAsync(path, ['--version']);
   return stdout.trim().split('\n')[0] ?? '';
-}
-
-export function cachedCliPath(): string {
-  return join(projectRoot(), '.tools', 'temporal');
-}
-
-export function hasCachedCli(): boolean {
-  return existsSync(cachedCliPath());
 }

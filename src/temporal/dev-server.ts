@@ -5,12 +5,11 @@
  * and by a watchdog when the owning process is killed outright).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DEV_SERVER_SEARCH_ATTRIBUTE_ARGS, SEARCH_ATTRIBUTES } from '../domain/names';
 import { findTemporalCli, type TemporalCli } from './cli-binary';
-import { freePort } from './free-port';
+import { freePort, portIsFree } from './free-port';
 import { watchForOrphan } from './orphan-watchdog';
 
 export interface DevServerOptions {
@@ -82,14 +81,6 @@ export class PortInUseError extends Error {
     super(`${what} port ${port} is already in use; choose another port, or omit it to use a free one`);
     this.name = 'PortInUseError';
   }
-}
-
-function portIsFree(port: number, host: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, host, () => server.close(() => resolve(true)));
-  });
 }
 
 async function startFromBinary(

@@ -1,5 +1,14 @@
 import { createServer } from 'node:net';
 
+/** Whether `port` on `host` can be bound right now. */
+export function portIsFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+}
+
 /** A TCP port on `host` that was free a moment ago (the OS picks it). */
 export function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {

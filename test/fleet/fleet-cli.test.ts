@@ -5,8 +5,8 @@ import { ensureBuilt, runCli } from '../support/built-cli';
 import {
   connectedStore,
   REGION,
+  cliEnvironment,
   startMaintenanceEnv,
-  TEST_CREDENTIALS,
   type MaintenanceEnv,
 } from '../support/maintenance-env';
 import { fleetClient, fleetStatusWhen, uniqueFleetName } from './support';
@@ -17,16 +17,7 @@ let cliEnv: NodeJS.ProcessEnv;
 beforeAll(async () => {
   ensureBuilt();
   env = await startMaintenanceEnv();
-  cliEnv = {
-    TEMPORAL_ADDRESS: env.temporal.address,
-    TEMPORAL_NAMESPACE: env.temporal.namespace,
-    KEYSTORE_MAINT_TASK_QUEUE: env.taskQueue,
-    AWS_REGION: REGION,
-    AWS_ENDPOINT_URL_KMS: env.sim.url,
-    AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
-    KEYSTORE_MAINT_ACTOR: 'cli-tester',
-  };
+  cliEnv = cliEnvironment(env);
 });
 afterAll(async () => env?.close());
 

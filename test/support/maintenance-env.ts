@@ -201,3 +201,17 @@ export async function eventually<T>(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/** The environment a CLI child process needs to reach this env's Temporal, worker and simulator. */
+export function cliEnvironment(env: MaintenanceEnv): NodeJS.ProcessEnv {
+  return {
+    TEMPORAL_ADDRESS: env.temporal.address,
+    TEMPORAL_NAMESPACE: env.temporal.namespace,
+    KEYSTORE_MAINT_TASK_QUEUE: env.taskQueue,
+    AWS_REGION: REGION,
+    AWS_ENDPOINT_URL_KMS: env.sim.url,
+    AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+    KEYSTORE_MAINT_ACTOR: 'cli-tester',
+  };
+}
