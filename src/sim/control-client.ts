@@ -91,6 +91,8 @@ export interface SimFaultInput {
   /** Fire with this probability (0..1); without `count`, until cleared. */
   probability?: number;
   latencyMs?: number;
+  /** `after`: the operation takes effect first; the caller then hears the latency and the error. */
+  when?: 'before' | 'after';
 }
 
 export interface SimFault extends SimFaultInput {

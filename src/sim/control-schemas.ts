@@ -99,6 +99,8 @@ export const faultInputSchema = z
     count: z.int().min(1).max(1_000_000).optional(),
     probability: z.number().min(0).max(1).optional(),
     latencyMs: delaySchema.optional(),
+    /** `after`: the operation takes effect, then the latency and the exception (a lost answer). */
+    when: z.enum(['before', 'after']).optional(),
   })
   .superRefine((input, ctx) => {
     if (input.errorType === undefined && input.latencyMs === undefined) {

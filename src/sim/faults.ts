@@ -10,6 +10,11 @@
  * Rules are checked in the order they were added; latency of every firing rule adds up, and the
  * first firing rule with an `errorType` decides the answer (later rules are not consulted, so they
  * are not used up).
+ *
+ * `when` (default `before`): a `before` rule acts before the operation runs (its latency delays
+ * the operation; its exception means the operation never happened). An `after` rule acts once the
+ * operation has taken effect: its latency delays only the answer, and its exception replaces the
+ * answer — the caller hears an error although KMS acted, as after a lost or failed response.
  */
 import { randomUUID } from 'node:crypto';
 import { KmsError } from './protocol';
@@ -23,6 +28,7 @@ export interface FaultSpec {
   count?: number | undefined;
   probability?: number | undefined;
   latencyMs?: number | undefined;
+  when?: 'before' | 'after' | undefined;
 }
 
 export interface Fault extends FaultSpec {
@@ -34,8 +40,12 @@ export interface Fault extends FaultSpec {
 }
 
 export interface FaultDecision {
+  /** Before the operation runs. */
   latencyMs: number;
   error?: KmsError | undefined;
+  /** After the operation took effect, before the answer. */
+  latencyAfterMs: number;
+  errorAfter?: KmsError | undefined;
 }
 
 export class FaultInjector {
@@ -63,21 +73,24 @@ export class FaultInjector {
   }
 
   decide(operation: string, random: () => number = Math.random): FaultDecision {
-    let latencyMs = 0;
+    const decision: FaultDecision = { latencyMs: 0, latencyAfterMs: 0 };
     for (const fault of this.faults) {
       if (fault.operation !== '*' && fault.operation !== operation) continue;
       if (fault.probability !== undefined && random() >= fault.probability) continue;
       fault.fired += 1;
       if (fault.remaining !== undefined) fault.remaining -= 1;
-      latencyMs += fault.latencyMs ?? 0;
+      const after = fault.when === 'after';
+      if (after) decision.latencyAfterMs += fault.latencyMs ?? 0;
+      else decision.latencyMs += fault.latencyMs ?? 0;
       if (fault.errorType) {
-        this.prune();
         const message = fault.message ?? `Injected fault: ${fault.errorType} for ${operation}`;
-        return { latencyMs, error: new KmsError(fault.errorType, message) };
+        if (after) decision.errorAfter = new KmsError(fault.errorType, message);
+        else decision.error = new KmsError(fault.errorType, message);
+        break;
       }
     }
     this.prune();
-    return { latencyMs };
+    return decision;
   }
 
   private prune(): void {

@@ -9,7 +9,9 @@
  *      `UnknownOperationException`;
  *   4. the request quota (custom key store operations only), else `ThrottlingException`;
  *   5. injected faults (latency, then the chosen exception);
- *   6. the operation: parameter validation, then its state rules.
+ *   6. the operation: parameter validation, then its state rules;
+ *   7. injected `after` faults: the operation took effect, then latency and/or an exception
+ *      replace the answer.
  *
  * Every request, refused or not, lands in the call log with its request id.
  */
@@ -64,7 +66,10 @@ export async function handleKmsRequest(
     await sim.sleep(fault.latencyMs);
     if (fault.error) throw fault.error;
     sim.advanceStores();
-    response = { status: 200, body: OPERATIONS[operation](sim, params) };
+    const body = OPERATIONS[operation](sim, params);
+    await sim.sleep(fault.latencyAfterMs);
+    if (fault.errorAfter) throw fault.errorAfter;
+    response = { status: 200, body };
   } catch (err) {
     response = errorResponse(sim, err, operation);
   }

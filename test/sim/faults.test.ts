@@ -49,6 +49,35 @@ describe('fault injection', () => {
     expect(await h.control.faults()).toEqual([]);
   });
 
+  it('`when: after` lets the operation take effect, then answers the error: a lost answer', async () => {
+    const store = await h.control.createStore({
+      CustomKeyStoreType: 'EXTERNAL_KEY_STORE',
+      ConnectionState: 'DISCONNECTED',
+    });
+    await h.control.addFault({
+      operation: 'ConnectCustomKeyStore',
+      errorType: 'KMSInternalException',
+      when: 'after',
+      latencyMs: 300,
+    });
+    const connect = () =>
+      h.kms.send(new ConnectCustomKeyStoreCommand({ CustomKeyStoreId: store.CustomKeyStoreId }));
+    const started = Date.now();
+    expect(await outcomes(1, connect)).toEqual(['KMSInternalException']);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    // KMS acted although the caller heard an error.
+    expect((await h.control.getStore(store.CustomKeyStoreId)).ConnectionState).toBe('CONNECTED');
+    const calls = await h.control.calls({ operation: 'ConnectCustomKeyStore' });
+    expect(calls.map((c) => c.outcome)).toEqual(['KMSInternalException']);
+    await expect(
+      h.control.addFault({
+        operation: 'ConnectCustomKeyStore',
+        errorType: 'KMSInternalException',
+        when: 'later' as 'after',
+      }),
+    ).rejects.toThrow(/when/);
+  });
+
   it('fires once when neither count nor probability is given, only on its operation', async () => {
     await h.control.addFault({ operation: 'DescribeCustomKeyStores', errorType: 'ThrottlingException' });
     expect(await outcomes(1, () => h.kms.send(new DescribeKeyCommand({ KeyId: 'alias/x' })))).toEqual([
