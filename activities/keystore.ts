@@ -5,6 +5,12 @@
  * reporting completion), so each one reads the store first and treats "already there" as
  * success. `CustomKeyStoreInvalidStateException` is reconciled by reading again, never retried
  * blindly. All KMS errors go through the one classifier in `src/kms/errors.ts`.
+ *
+ * Cancellation: the mutating activities (disconnect, connect) heartbeat, and stop only where
+ * stopping is safe — before a call is sent (then they end as cancelled: nothing was sent). A
+ * call already sent is never cut off: KMS may act on it whatever the client does, so the activity
+ * waits for the answer and reports it, and the workflow (which waits for cancelled mutations to
+ * finish) knows what happened.
  */
 import {
   ConnectCustomKeyStoreCommand,
@@ -13,7 +19,7 @@ import {
   type CustomKeyStoresListEntry,
 } from '@aws-sdk/client-kms';
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import {
   CONNECTION_STATES,
   KEY_STORE_TYPES,
@@ -53,6 +59,46 @@ export interface WaitInput extends StoreRef {
   /** Waiting for CONNECTED: a confirmed FAILED ends the wait with `KeyStoreConnectFailed`. */
   readonly failOnFailed: boolean;
   readonly pollIntervalMs: number;
+  /**
+   * Also end the wait when the store shows one of these states in every read for this long (at
+   * least two reads): waiting for CONNECTED, a store that stays DISCONNECTED has no connection
+   * under way (the connect that was skipped saw a stale CONNECTED), and waiting longer is futile.
+   */
+  readonly settledIn?: { readonly states: readonly ConnectionState[]; readonly forMs: number };
+}
+
+export interface ConfirmInput extends StoreRef {
+  /** The state every read must show. */
+  readonly want: ConnectionState;
+  /** How long the reads must agree: the first and the last read at least this far apart. */
+  readonly settleMs: number;
+  readonly pollIntervalMs: number;
+}
+
+export type ConfirmOutcome =
+  | {
+      readonly confirmed: true;
+      readonly state: ConnectionState;
+      readonly reads: number;
+      /** Time between the first and the last agreeing read. */
+      readonly spanMs: number;
+      readonly firstRequestId: string | undefined;
+      readonly lastRequestId: string | undefined;
+    }
+  | {
+      readonly confirmed: false;
+      /** The state a read showed instead. */
+      readonly state: ConnectionState;
+      readonly connectionErrorCode: string | undefined;
+      readonly reads: number;
+      readonly requestId: string | undefined;
+    };
+
+/** Heartbeat details of a confirmation: a retried attempt continues the same streak. */
+interface ConfirmProgress {
+  readonly reads: number;
+  readonly firstReadAt: number | undefined;
+  readonly firstRequestId: string | undefined;
 }
 
 export interface WaitOutcome {
@@ -148,7 +194,7 @@ export function createKeyStoreActivities(deps: KeyStoreActivityDeps) {
       }
       return toSnapshot(ref, entry, out.$metadata.requestId);
     } catch (err) {
-      if (err instanceof ApplicationFailure) throw err;
+      if (err instanceof ApplicationFailure || err instanceof CancelledFailure) throw err;
       throw kmsFailure(err, { operation: 'DescribeCustomKeyStores', customKeyStoreId: ref.customKeyStoreId });
     }
   }
@@ -162,12 +208,16 @@ export function createKeyStoreActivities(deps: KeyStoreActivityDeps) {
     if (before.state === 'DISCONNECTED' || before.state === 'DISCONNECTING') {
       return { call: 'skipped', stateBefore: before.state, requestId: undefined };
     }
+    stopIfCancelled('DisconnectCustomKeyStore');
     try {
+      // Cancelled while queued for the KMS budget: nothing was sent. Once sent, it runs to its answer.
       const out = await budgetedKmsCall(deps, ref.region, (kms) =>
         kms.send(new DisconnectCustomKeyStoreCommand({ CustomKeyStoreId: ref.customKeyStoreId })),
       );
+      Context.current().heartbeat();
       return { call: 'accepted', stateBefore: before.state, requestId: out.$metadata.requestId };
     } catch (err) {
+      if (err instanceof CancelledFailure) throw err;
       if (classifyKmsError(err).kind === 'invalid-state') {
         // Usually a concurrent or earlier disconnect: read again and decide from the truth.
         const now = await read(ref);
@@ -184,6 +234,7 @@ export function createKeyStoreActivities(deps: KeyStoreActivityDeps) {
 
   /** DisconnectCustomKeyStore, unless the store is already DISCONNECTED or DISCONNECTING. */
   async function disconnectKeyStore(ref: StoreRef): Promise<MutationOutcome> {
+    Context.current().heartbeat();
     return disconnectOnce(ref, await read(ref));
   }
 
@@ -220,10 +271,12 @@ export function createKeyStoreActivities(deps: KeyStoreActivityDeps) {
       );
     }
     Context.current().heartbeat();
+    stopIfCancelled('ConnectCustomKeyStore');
     try {
       const out = await budgetedKmsCall(deps, ref.region, (kms) =>
         kms.send(new ConnectCustomKeyStoreCommand({ CustomKeyStoreId: ref.customKeyStoreId })),
       );
+      Context.current().heartbeat();
       return {
         call: 'accepted',
         stateBefore: before.state,
@@ -231,6 +284,7 @@ export function createKeyStoreActivities(deps: KeyStoreActivityDeps) {
         ...(disconnectRequestId ? { disconnectRequestId } : {}),
       };
     } catch (err) {
+      if (err instanceof CancelledFailure) throw err;
       if (classifyKmsError(err).kind === 'invalid-state') {
         const now = await read(ref);
         if (now.state === 'CONNECTED' || now.state === 'CONNECTING') {
@@ -267,6 +321,7 @@ export function createKeyStoreActivities(deps: KeyStoreActivityDeps) {
     let transientErrors = resumed?.transientErrors ?? 0;
     const startedAt = resumed?.startedAt ?? Date.now();
     let failedReads = 0;
+    let settled: { state: ConnectionState; since: number; reads: number } | undefined;
     let delay = input.pollIntervalMs;
     let lastState = resumed?.lastState;
     const beat = () =>
@@ -299,6 +354,16 @@ export function createKeyStoreActivities(deps: KeyStoreActivityDeps) {
           return outcome;
         };
         if (input.until.includes(snapshot.state)) return done(snapshot);
+        if (input.settledIn?.states.includes(snapshot.state)) {
+          const now = Date.now();
+          settled =
+            settled?.state === snapshot.state
+              ? { ...settled, reads: settled.reads + 1 }
+              : { state: snapshot.state, since: now, reads: 1 };
+          if (settled.reads >= 2 && now - settled.since >= input.settledIn.forMs) return done(snapshot);
+        } else {
+          settled = undefined;
+        }
         if (input.failOnFailed && snapshot.state === 'FAILED') {
           // One read is not proof under eventual consistency: confirm before concluding.
           failedReads++;
@@ -361,5 +426,82 @@ export function createKeyStoreActivities(deps: KeyStoreActivityDeps) {
     return outcome;
   }
 
-  return { describeKeyStore, disconnectKeyStore, connectKeyStore, waitForConnectionState };
+  /**
+   * The confirmation rule (docs/architecture.md): reads the store until the reads have shown
+   * `want` across `settleMs` (at least two reads, the first and the last that far apart), or
+   * until one read shows something else — then it answers at once with that state, and the
+   * workflow decides (reconnect, or stop). Transient read errors are absorbed and do not break
+   * the streak; a retried attempt continues it from the heartbeat's details.
+   */
+  async function confirmConnectionState(input: ConfirmInput): Promise<ConfirmOutcome> {
+    const ctx = Context.current();
+    const resumed = ctx.info.heartbeatDetails as ConfirmProgress | undefined;
+    let reads = resumed?.reads ?? 0;
+    let firstReadAt = resumed?.firstReadAt;
+    let firstRequestId = resumed?.firstRequestId;
+    const beat = () => ctx.heartbeat({ reads, firstReadAt, firstRequestId } satisfies ConfirmProgress);
+    const endWait = deps.kmsGate?.beginWait(input.region);
+    try {
+      for (;;) {
+        let snapshot: StoreSnapshot | undefined;
+        try {
+          snapshot = await read(input, { beat });
+        } catch (err) {
+          const retryable = err instanceof ApplicationFailure && !err.nonRetryable;
+          if (!retryable) throw err;
+        }
+        if (snapshot) {
+          const now = Date.now();
+          reads++;
+          if (snapshot.state !== input.want) {
+            return {
+              confirmed: false,
+              state: snapshot.state,
+              connectionErrorCode: snapshot.connectionErrorCode,
+              reads,
+              requestId: snapshot.requestId,
+            };
+          }
+          firstReadAt ??= now;
+          firstRequestId ??= snapshot.requestId;
+          const spanMs = now - firstReadAt;
+          if (reads >= 2 && spanMs >= input.settleMs) {
+            return {
+              confirmed: true,
+              state: snapshot.state,
+              reads,
+              spanMs,
+              firstRequestId,
+              lastRequestId: snapshot.requestId,
+            };
+          }
+        }
+        beat();
+        const left =
+          firstReadAt === undefined ? input.pollIntervalMs : firstReadAt + input.settleMs - Date.now();
+        const spacing = Math.max(
+          Math.min(input.pollIntervalMs, Math.max(left, 100)),
+          deps.kmsGate?.pollSpacingMs(input.region) ?? 0,
+        );
+        await pause(spacing, beat);
+      }
+    } finally {
+      endWait?.();
+    }
+  }
+
+  return {
+    describeKeyStore,
+    disconnectKeyStore,
+    connectKeyStore,
+    waitForConnectionState,
+    confirmConnectionState,
+  };
+}
+
+/** Before a mutating call is sent: a cancelled activity stops here, having sent nothing. */
+function stopIfCancelled(operation: string): void {
+  if (Context.current().cancellationSignal.aborted) {
+    throw new CancelledFailure(`cancelled before ${operation} was sent; nothing was sent`);
+  }
 }

@@ -9,6 +9,11 @@
  *   already on the fallback counts as drained).
  * - restore: each alias still on the fallback goes back to its recorded original; one that
  *   someone else moved during the window is left alone and reported.
+ *
+ * Every step heartbeats after each KMS call (a plan or restore of many aliases, or a slow
+ * UpdateAlias, can outlast the heartbeat timeout otherwise, and a second attempt would run beside
+ * the first). A cancelled drain stops before its next UpdateAlias, never in the middle of one;
+ * restore finishes what it started.
  */
 import {
   DescribeKeyCommand,
@@ -19,7 +24,7 @@ import {
   type KMSClient,
 } from '@aws-sdk/client-kms';
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { FAILURE_TYPES } from '../src/domain/errors';
 import type { AliasTarget, DrainPlan, DrainSpec } from '../src/domain/traffic';
 import { kmsFailure } from '../src/kms/errors';
@@ -51,13 +56,16 @@ async function listAllAliases(kms: KMSClient): Promise<Map<string, AliasListEntr
     }
     for (const alias of out.Aliases ?? []) if (alias.AliasName) aliases.set(alias.AliasName, alias);
     marker = out.Truncated ? out.NextMarker : undefined;
+    Context.current().heartbeat();
   } while (marker);
   return aliases;
 }
 
 async function describeKey(kms: KMSClient, keyId: string): Promise<KeyMetadata | undefined> {
   try {
-    return (await kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata;
+    const out = await kms.send(new DescribeKeyCommand({ KeyId: keyId }));
+    Context.current().heartbeat();
+    return out.KeyMetadata;
   } catch (err) {
     if ((err as { name?: unknown }).name === 'NotFoundException') return undefined;
     throw kmsFailure(err, { operation: 'DescribeKey', keyId });
@@ -110,6 +118,7 @@ async function updateAlias(
 ): Promise<string | undefined> {
   try {
     const out = await kms.send(new UpdateAliasCommand({ AliasName: aliasName, TargetKeyId: targetKeyId }));
+    Context.current().heartbeat();
     return out.$metadata.requestId;
   } catch (err) {
     throw kmsFailure(err, { operation: 'UpdateAlias', keyId: aliasName });
@@ -132,6 +141,12 @@ export async function drainAliases(kms: KMSClient, plan: AliasPlan): Promise<Ali
         'TrafficNotDrained',
       );
     }
+    if (Context.current().cancellationSignal.aborted) {
+      // Restore (which the workflow runs next) puts back every alias already moved.
+      throw new CancelledFailure(
+        `drain cancelled after ${changes.length} of ${plan.aliases.length} aliases; nothing more was moved`,
+      );
+    }
     const requestId = await updateAlias(kms, alias.aliasName, plan.fallbackKeyId);
     changes.push({
       aliasName: alias.aliasName,
@@ -139,7 +154,6 @@ export async function drainAliases(kms: KMSClient, plan: AliasPlan): Promise<Ali
       to: plan.fallbackKeyId,
       ...(requestId ? { requestId } : {}),
     });
-    Context.current().heartbeat({ drained: changes.length });
   }
   return changes;
 }

@@ -4,12 +4,20 @@
  * `{ action, customKeyStoreId, workflowId, runId }`, then its status URL is polled until it
  * reports `drained` / `restored`, bounded by the spec's timeout.
  *
- * Errors: 5xx, 429 and network errors are retried (by Temporal, a bounded number of times); any
- * other non-2xx answer is a refusal that retrying cannot fix (wrong URL, bad signature, ...);
- * `failed` from the status URL and the timeout end the step.
+ * Sending an action: up to five tries inside one activity attempt, with backoff, because the
+ * sender must know whether any try may have reached the controller — a restore is owed for every
+ * drain that may have been accepted. A connection that could not be made, or a 4xx answer (the
+ * controller refused: bad signature, unknown store), proves the controller did not act; a 2xx
+ * means it accepted; a 5xx, a 429, a timeout or a connection lost mid-request leaves the outcome
+ * unknown. The final failure carries `possiblyDelivered` and the activity attempt, so the
+ * workflow restores exactly when it must (an earlier attempt lost with its worker counts as
+ * possibly delivered).
+ *
+ * Polling the status URL: 5xx, 429 and network errors are retried by Temporal; `failed` from the
+ * status URL and the timeout end the step.
  */
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import {
   DEFAULT_WEBHOOK_TIMEOUT_MS,
   WEBHOOK_SECRET_ENV,
@@ -67,6 +75,24 @@ function networkCause(err: unknown): string {
   return typeof cause?.message === 'string' ? cause.message : String(err);
 }
 
+/** Errors raised before a connection existed: the request cannot have reached the controller. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** What one signed request ended in, for a sender that must know whether the far side may have acted. */
+export class WebhookCallError extends Error {
+  constructor(
+    readonly failure: ApplicationFailure,
+    /** False only when the controller provably did not act (no connection, or a 4xx refusal). */
+    readonly possiblyDelivered: boolean,
+  ) {
+    super(failure.message);
+    this.name = 'WebhookCallError';
+  }
+}
+
+const SEND_TRIES = 5;
+const SEND_BACKOFF_MS = [1_000, 2_000, 4_000, 8_000] as const;
+
 async function signedFetch(
   url: string,
   secret: string,
@@ -87,22 +113,29 @@ async function signedFetch(
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
   } catch (err) {
-    throw ApplicationFailure.retryable(
-      `webhook ${init.method} ${url} failed: ${networkCause(err)}`,
-      'WebhookUnreachable',
+    const cause = networkCause(err);
+    throw new WebhookCallError(
+      ApplicationFailure.retryable(`webhook ${init.method} ${url} failed: ${cause}`, 'WebhookUnreachable'),
+      !NOT_CONNECTED.has(cause),
     );
   }
   if (response.ok) return response;
   const text = (await response.text().catch(() => '')).slice(0, 200);
   if (response.status >= 500 || response.status === 429) {
-    throw ApplicationFailure.retryable(
-      `webhook ${init.method} ${url} answered ${response.status}${text ? `: ${text}` : ''}`,
-      'WebhookServerError',
+    throw new WebhookCallError(
+      ApplicationFailure.retryable(
+        `webhook ${init.method} ${url} answered ${response.status}${text ? `: ${text}` : ''}`,
+        'WebhookServerError',
+      ),
+      true,
     );
   }
-  throw ApplicationFailure.nonRetryable(
-    `webhook ${init.method} ${url} refused with ${response.status}${text ? `: ${text}` : ''}; check the URL and that the controller has the same secret`,
-    FAILURE_TYPES_WEBHOOK.refused,
+  throw new WebhookCallError(
+    ApplicationFailure.nonRetryable(
+      `webhook ${init.method} ${url} refused with ${response.status}${text ? `: ${text}` : ''}; check the URL and that the controller has the same secret`,
+      FAILURE_TYPES_WEBHOOK.refused,
+    ),
+    false,
   );
 }
 
@@ -113,12 +146,35 @@ export async function sendWebhookAction(
   secrets: WebhookSecretSource,
   body: WebhookBody,
 ): Promise<{ acceptedAt: string; status: number }> {
-  const response = await signedFetch(plan.url, secretFor(spec, secrets), {
-    method: 'POST',
-    body: JSON.stringify(body),
+  const ctx = Context.current();
+  const secret = secretFor(spec, secrets);
+  let possiblyDelivered = false;
+  let last: ApplicationFailure | undefined;
+  for (let attempt = 1; attempt <= SEND_TRIES; attempt++) {
+    if (ctx.cancellationSignal.aborted) {
+      throw new CancelledFailure(`cancelled before ${body.action} try ${attempt} was sent`);
+    }
+    try {
+      // Not cut off by a cancellation once sent: the controller may act on it whatever happens here.
+      const response = await signedFetch(plan.url, secret, { method: 'POST', body: JSON.stringify(body) });
+      await response.body?.cancel();
+      return { acceptedAt: new Date().toISOString(), status: response.status };
+    } catch (err) {
+      if (!(err instanceof WebhookCallError)) throw err;
+      possiblyDelivered ||= err.possiblyDelivered;
+      last = err.failure;
+      if (err.failure.nonRetryable) break;
+    }
+    ctx.heartbeat();
+    const backoff = SEND_BACKOFF_MS[attempt - 1];
+    if (backoff !== undefined) await ctx.sleep(backoff);
+  }
+  throw ApplicationFailure.create({
+    type: last?.type ?? 'WebhookUnreachable',
+    message: last?.message ?? `webhook ${body.action} failed`,
+    nonRetryable: true,
+    details: [{ possiblyDelivered, activityAttempt: ctx.info.attempt }],
   });
-  await response.body?.cancel();
-  return { acceptedAt: new Date().toISOString(), status: response.status };
 }
 
 /** Polls the status URL until it reports `want`, heartbeating; bounded by the spec's timeout. */
@@ -141,7 +197,12 @@ export async function waitForWebhookState(
   const url = `${plan.statusUrl}${plan.statusUrl.includes('?') ? '&' : '?'}${query.toString()}`;
   let polls = 0;
   for (;;) {
-    const response = await signedFetch(url, secret, { method: 'GET', body: '' });
+    let response: Response;
+    try {
+      response = await signedFetch(url, secret, { method: 'GET', body: '' });
+    } catch (err) {
+      throw err instanceof WebhookCallError ? err.failure : err;
+    }
     polls++;
     const status = (await response.json().catch(() => ({}))) as Partial<WebhookStatus>;
     if (status.state === want) return { polls };

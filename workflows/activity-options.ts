@@ -10,17 +10,32 @@
  * - Waits: one long heartbeating attempt bounded by the phase's timeout; the heartbeat timeout is
  *   a few poll intervals, so a dead worker is noticed and another resumes from the last
  *   heartbeat's details.
- * - Audit: short attempts retried for up to two minutes; if the sink stays down the run goes on
- *   (the events are kept in the run and written by a later flush) — an audit outage must never
- *   keep a store disconnected.
+ * - Confirmation (VERIFYING): reads for `confirmSettle`, like a wait.
+ * - Audit: written in the background (workflows/run-audit.ts); one batch gets four attempts
+ *   within 10 s, then the next batch carries its events (so a failing sink shows in `status`
+ *   within seconds). A refusal is answered by the
+ *   activity itself (a marker), so only a sequence gap or a configuration error is final.
  * - Traffic: at most 5 attempts (a traffic controller that keeps failing needs a human); an
- *   attempt may last the webhook's timeout, heartbeating while it polls.
+ *   attempt may last the webhook's timeout, heartbeating while it polls or walks its aliases.
+ *
+ * Cancellation: activities that change something (disconnect, connect, drain, restore) are
+ * cancelled with `WAIT_CANCELLATION_COMPLETED` and heartbeat, so when a run is aborted or
+ * cancelled its compensation starts only after the step under way has finished or stopped — it
+ * never restores traffic while a drain is still moving it, nor reads the store while a
+ * disconnect is still in flight. A step whose outcome stays unknown (its worker died) counts as
+ * possibly done; the confirmation rule then finds out. Reads are abandoned at once (`TRY_CANCEL`).
  * - Canary: a few attempts, because crypto on a just-reconnected store can briefly fail while
  *   KMS catches up (eventual consistency).
  */
-import { proxyActivities, workflowInfo, type ActivityOptions, type RetryPolicy } from '@temporalio/workflow';
+import {
+  ActivityCancellationType,
+  proxyActivities,
+  workflowInfo,
+  type ActivityOptions,
+  type RetryPolicy,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { NON_RETRYABLE_FAILURE_TYPES } from '../src/domain/errors';
+import { AUDIT_NON_RETRYABLE_TYPES, NON_RETRYABLE_FAILURE_TYPES } from '../src/domain/errors';
 import { kmsTaskQueue } from '../src/domain/kms-budget';
 import type { ResolvedMaintenanceRequest } from '../src/domain/request';
 import { DEFAULT_WEBHOOK_TIMEOUT_MS } from '../src/domain/traffic';
@@ -46,7 +61,19 @@ function onKmsQueue(options: ActivityOptions): ActivityOptions {
   return { ...options, taskQueue: kmsTaskQueue(workflowInfo().taskQueue) };
 }
 
-export function activitiesFor(request: ResolvedMaintenanceRequest) {
+/** For steps that change something: the workflow waits until they have really stopped. */
+const MUTATION: Pick<ActivityOptions, 'cancellationType' | 'heartbeatTimeout'> = {
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  // Longer than one KMS or HTTP request may take (10 s): the steps beat between requests.
+  heartbeatTimeout: '20 seconds',
+};
+
+/**
+ * @param safe the run's `interruption-safety` decision (workflows/patches.ts): runs started before
+ *   it keep the options they started with (TRY_CANCEL everywhere), so their histories replay.
+ */
+export function activitiesFor(request: ResolvedMaintenanceRequest, safe = true) {
+  const mutation: Pick<ActivityOptions, 'cancellationType' | 'heartbeatTimeout'> = safe ? MUTATION : {};
   const kmsCall = (overallMs: number): ActivityOptions => ({
     startToCloseTimeout: '15 seconds',
     scheduleToCloseTimeout: Math.max(overallMs, 60_000),
@@ -61,26 +88,36 @@ export function activitiesFor(request: ResolvedMaintenanceRequest) {
   const { disconnectMs, connectMs } = request.timeouts;
   const trafficStepMs =
     request.drain.provider === 'webhook' ? (request.drain.timeout ?? DEFAULT_WEBHOOK_TIMEOUT_MS) : 2 * 60_000;
+  const traffic: ActivityOptions = {
+    // A webhook controller may take up to its timeout to report; aliases take seconds.
+    startToCloseTimeout: trafficStepMs + 60_000,
+    scheduleToCloseTimeout: 5 * (trafficStepMs + 60_000),
+    retry: { ...KMS_RETRY, maximumAttempts: 5 },
+  };
   return {
     describe: proxyActivities<Activities>(onKmsQueue(kmsCall(5 * 60_000))),
-    disconnect: proxyActivities<Activities>(onKmsQueue(kmsCall(disconnectMs))),
+    disconnect: proxyActivities<Activities>(onKmsQueue({ ...kmsCall(disconnectMs), ...mutation })),
     connect: proxyActivities<Activities>(
       onKmsQueue({
         ...kmsCall(connectMs),
+        ...mutation,
         startToCloseTimeout: disconnectMs + 30_000,
-        // Longer than one KMS request may take (10 s), since connect beats between requests.
         heartbeatTimeout: Math.max(20_000, waitHeartbeatTimeoutMs(request.pollIntervalMs)),
       }),
     ),
     waitDisconnected: proxyActivities<Activities>(wait(disconnectMs)),
     waitConnected: proxyActivities<Activities>(wait(connectMs)),
     settle: proxyActivities<Activities>(wait(Math.max(disconnectMs, connectMs))),
+    confirm: proxyActivities<Activities>(wait(request.confirmSettleMs + 2 * 60_000)),
+    /** Plan and verify: reads. */
     traffic: proxyActivities<Activities>({
-      // A webhook controller may take up to its timeout to report; aliases take seconds.
-      startToCloseTimeout: trafficStepMs + 60_000,
-      heartbeatTimeout: '30 seconds',
-      scheduleToCloseTimeout: 5 * (trafficStepMs + 60_000),
-      retry: { ...KMS_RETRY, maximumAttempts: 5 },
+      ...traffic,
+      heartbeatTimeout: safe ? MUTATION.heartbeatTimeout : '30 seconds',
+    }),
+    /** Drain and restore: they move traffic. */
+    trafficChange: proxyActivities<Activities>({
+      ...traffic,
+      ...(safe ? MUTATION : { heartbeatTimeout: '30 seconds' }),
     }),
     canary: proxyActivities<Activities>({
       ...kmsCall(2 * 60_000),
@@ -89,7 +126,22 @@ export function activitiesFor(request: ResolvedMaintenanceRequest) {
   };
 }
 
-export const auditActivities = proxyActivities<Activities>({
+/** Audit batches written in the background (workflows/run-audit.ts). */
+export const backgroundAuditActivities = proxyActivities<Activities>({
+  // A batch fails within seconds, so a failing sink shows in `status` while it fails.
+  startToCloseTimeout: '5 seconds',
+  scheduleToCloseTimeout: '10 seconds',
+  retry: {
+    initialInterval: '500 milliseconds',
+    backoffCoefficient: 2,
+    maximumInterval: '2 seconds',
+    maximumAttempts: 4,
+    nonRetryableErrorTypes: [...AUDIT_NON_RETRYABLE_TYPES],
+  },
+});
+
+/** How runs started before background audit writes waited for each batch (kept for their replay). */
+export const legacyAuditActivities = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   scheduleToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds' },

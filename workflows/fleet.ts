@@ -55,7 +55,9 @@ import { isEndState, type EndState } from '../src/domain/phases';
 import type { MaintenanceResult } from '../src/domain/status';
 import { fleetActivities, setupActivities } from './activity-options';
 import { fleetAbortUpdate, fleetStatusQuery, type FleetAbortArgs } from './fleet-messages';
+import { rootMessage } from './failures';
 import { keyStoreMaintenance } from './maintenance';
+import { actorField, argumentObject, reasonField, rejectUpdate } from './update-arguments';
 
 /** What a fleet run hands to the next after continue-as-new. */
 export interface FleetContinuation {
@@ -68,10 +70,6 @@ export interface FleetContinuation {
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
-}
-
-function rejectUpdate(message: string): never {
-  throw ApplicationFailure.nonRetryable(message, 'UpdateRejected');
 }
 
 /**
@@ -95,12 +93,6 @@ function resultInFailure(err: unknown): { result: MaintenanceResult; type: strin
     node = failure.cause;
   }
   return undefined;
-}
-
-function rootMessage(err: unknown): string {
-  let current: unknown = err;
-  while (current instanceof ChildWorkflowFailure && current.cause) current = current.cause;
-  return (current instanceof Error ? current.message : String(current)).trim().replace(/\.+$/, '');
 }
 
 /** Why the fleet stopped starting children. */
@@ -154,13 +146,10 @@ class FleetRun {
         });
       },
       {
-        validator: ({ by, reason }) => {
-          if (typeof by !== 'string' || !by.trim()) {
-            rejectUpdate('abort: "by" is required (who is stopping the fleet)');
-          }
-          if (typeof reason !== 'string' || !reason.trim()) {
-            rejectUpdate('abort: "reason" is required (why the fleet is being stopped)');
-          }
+        validator: (arg: unknown) => {
+          const args = argumentObject('abort', arg, '{"by": "alice@example.com", "reason": "change freeze"}');
+          actorField('abort', args);
+          reasonField('abort', args);
           if (this.abortInfo) rejectUpdate(`abort: already aborted by ${this.abortInfo.by}`);
           if (this.outcome) rejectUpdate(`abort: the fleet has already ended (${this.outcome})`);
         },

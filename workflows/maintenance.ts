@@ -6,13 +6,20 @@
  *
  * Ends: `COMPLETED` (returned), `CANCELLED` (returned after an abort or an approval timeout;
  * after a Temporal cancellation the run is marked cancelled), `FAILED` (an `ApplicationFailure`
- * of type `MaintenanceFailed`) and `NEEDS_ATTENTION` (type `NeedsAttention`: the store did not
- * come back, traffic stays drained). Both failures carry the full result as their details, so
- * the Temporal UI shows them as failed runs — loudly — and the client still reads the result.
+ * of type `MaintenanceFailed`) and `NEEDS_ATTENTION` (type `NeedsAttention`: the store is not
+ * confirmed back, or traffic could not be restored). Both failures carry the full result as their
+ * details, so the Temporal UI shows them as failed runs — loudly — and the client still reads the
+ * result.
  *
- * Once traffic was drained, any failure, abort or cancellation runs compensation in a
- * non-cancellable scope: reconnect (if the store may be offline), verify, and only then restore
- * traffic. Traffic never goes back to a store that is not verified connected.
+ * The invariant (docs/architecture.md): **the final report — outcome, `store.lastObservedState`,
+ * `trafficRestored`, message — equals the truth.** "Back" means CONNECTED confirmed by the
+ * confirmation rule (reads that agree across `confirmSettle`, all after every mutation this run
+ * may have had in flight finished); traffic returns only after that. Whatever stops the run —
+ * abort, Temporal cancellation, a failure, a worker killed anywhere — compensation waits for the
+ * step under way (mutating activities are cancelled with WAIT_CANCELLATION_COMPLETED), then, in a
+ * non-cancellable scope, brings the store back if it may be offline, confirms it, and only then
+ * restores traffic. When the run cannot establish the truth, it ends NEEDS_ATTENTION and says
+ * what it knows and what it does not.
  *
  * The history does not grow with the window's length or with how long KMS takes: waiting happens
  * inside heartbeating activities and one durable timer per window end.
@@ -21,24 +28,24 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
-  ChildWorkflowFailure,
+  CancelledFailure,
   ParentClosePolicy,
   condition,
   executeChild,
   isCancellation,
-  log,
+  patched,
   sleep,
   setHandler,
+  TimeoutFailure,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { StoreSnapshot, WaitOutcome } from '../activities/keystore';
-import { RUNNER_ACTOR, type AuditEvent, type AuditOutcome } from '../src/domain/audit-event';
+import type { ConfirmOutcome, StoreSnapshot, WaitOutcome } from '../activities/keystore';
+import { RUNNER_ACTOR, type AuditOutcome } from '../src/domain/audit-event';
 import { describeConnectionError, type ConnectionState } from '../src/domain/connection-state';
 import { formatDuration, parseDuration } from '../src/domain/duration';
 import { FAILURE_TYPES } from '../src/domain/errors';
 import { maintenanceWorkflowId, parseMaintenanceWorkflowId, SEARCH_ATTRIBUTES } from '../src/domain/names';
-import { AUDIT_SCHEMA_VERSION } from '../src/domain/audit-event';
 import { isEndState, type EndState, type RunPhase } from '../src/domain/phases';
 import {
   validateMaintenanceRequest,
@@ -53,16 +60,23 @@ import type {
   PhaseSpan,
   PlanStep,
 } from '../src/domain/status';
-import { activitiesFor, auditActivities, setupActivities } from './activity-options';
 import type { DrainPlan } from '../src/domain/traffic';
+import { activitiesFor, setupActivities } from './activity-options';
+import { dryRunPlan } from './dry-run-plan';
+import { rootApplicationFailure, rootMessage } from './failures';
 import {
   abortUpdate,
   approveUpdate,
   endWindowNowUpdate,
   extendWindowUpdate,
   statusQuery,
-  type AbortArgs,
+  type AbortAnswer,
+  type ApproveAnswer,
+  type WindowAnswer,
 } from './messages';
+import { PATCHES } from './patches';
+import { RunAudit } from './run-audit';
+import { actorField, argumentObject, reasonField, rejectUpdate } from './update-arguments';
 
 /** Phases in which an abort still has something to stop; later, the run is already returning. */
 const ABORTABLE: ReadonlySet<RunPhase> = new Set([
@@ -74,6 +88,12 @@ const ABORTABLE: ReadonlySet<RunPhase> = new Set([
   'IN_WINDOW',
 ]);
 
+/**
+ * How often the confirmation may find the store not CONNECTED after it looked back (a stale read
+ * believed, a relapse) before the run stops trying and asks for a human.
+ */
+const MAX_RELAPSES = 3;
+
 /** Why the run stopped before the end of the happy path. */
 type Interruption =
   | { readonly kind: 'abort' }
@@ -81,7 +101,7 @@ type Interruption =
   | { readonly kind: 'approval-timeout' }
   | { readonly kind: 'failure'; readonly error: unknown };
 
-/** The store did not come back: the run ends NEEDS_ATTENTION. */
+/** The store is not confirmed back (or traffic could not be restored): the run ends NEEDS_ATTENTION. */
 class StoreNotBack extends Error {
   constructor(
     message: string,
@@ -92,41 +112,18 @@ class StoreNotBack extends Error {
   }
 }
 
-function rejectUpdate(message: string): never {
-  throw ApplicationFailure.nonRetryable(message, 'UpdateRejected');
-}
-
-function requireActor(by: unknown, update: string): string {
-  if (typeof by !== 'string' || !by.trim()) {
-    rejectUpdate(`${update}: "by" is required (who is sending this, e.g. {"by": "alice@example.com"})`);
+class ApprovalTimedOut extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`no approval within ${formatDuration(timeoutMs)}`);
+    this.name = 'ApprovalTimedOut';
   }
-  return by.trim();
 }
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-/**
- * The failure's own message, without Temporal's wrapping ("Activity task failed") and without a
- * final period, so it can be embedded in a sentence.
- */
-function rootMessage(err: unknown): string {
-  let current: unknown = err;
-  while (current instanceof ActivityFailure || current instanceof ChildWorkflowFailure) {
-    current = current.cause;
-  }
-  const text = current instanceof Error ? current.message : String(current);
-  return text.trim().replace(/\.+$/, '');
-}
-
-function rootApplicationFailure(err: unknown): ApplicationFailure | undefined {
-  let current: unknown = err;
-  while (current instanceof ActivityFailure || current instanceof ChildWorkflowFailure) {
-    current = current.cause;
-  }
-  return current instanceof ApplicationFailure ? current : undefined;
-}
+type Acts = ReturnType<typeof activitiesFor>;
 
 class MaintenanceRun {
   private readonly info = workflowInfo();
@@ -134,9 +131,7 @@ class MaintenanceRun {
   private region: string | undefined;
   private phase: RunPhase = 'PREFLIGHT';
   private readonly timeline: PhaseSpan[] = [];
-  private readonly events: AuditEvent[] = [];
-  private auditedUpTo = 0;
-  private auditFailures = 0;
+  private readonly auditTrail: RunAudit;
   private store: MaintenanceStatus['store'] = {};
   private windowStartMs: number | undefined;
   private windowEndMs: number | undefined;
@@ -150,47 +145,72 @@ class MaintenanceRun {
   private drainPlan: DrainPlan | undefined;
   /** The drain step was attempted: some traffic may have moved even if it did not finish. */
   private drainStarted = false;
+  /** The drain step failed in a way that proves nothing reached the traffic controller. */
+  private drainNeverDelivered = false;
   private drainRecord: DrainRecord | undefined;
   private trafficRestore: MaintenanceStatus['trafficRestore'];
   private trafficRestored = false;
+  /** From the disconnect step on: the store may be offline, whatever the step answered. */
   private mayBeOffline = false;
+  /** This run changed (or may have changed) the store after its last read of it. */
+  private changedSinceObserved = false;
   private connectAttempts = 0;
   private connectionError: ConnectionErrorReport | undefined;
   private message = 'starting';
   private outcome: EndState | undefined;
+  /** Why the run is stopping, once it is: later aborts are refused. */
+  private stopping: string | undefined;
+  /** Set in the first activation: this run hands the maintenance to the store's canonical run. */
+  private delegating = false;
   private delegatedTo: string | undefined;
   private readonly mainScope = new CancellationScope();
+  /**
+   * Decided once at the start (patched() is memoized here): a run started by an older worker
+   * keeps the behaviour it started with for its whole life (workflows/patches.ts).
+   */
+  private readonly safe: boolean;
 
   constructor(private readonly input: MaintenanceRequest) {
-    this.registerHandlers();
+    setHandler(statusQuery, () => this.status());
+    this.safe = patched(PATCHES.interruptionSafety);
+    this.auditTrail = new RunAudit(this.info, this.safe, () => ({
+      phase: this.phase,
+      customKeyStoreId: this.request?.customKeyStoreId,
+    }));
   }
 
   // ---------------------------------------------------------------------------------------------
   // Messages
+  //
+  // Handlers are registered in the run's first activation, as soon as it knows whether it runs
+  // the maintenance itself or delegates it to the store's canonical run (decided without waiting
+  // for anything). A delegating run refuses every update with the canonical workflow id to send
+  // it to; when that id still needs the worker's Region (no region in the request), the update is
+  // held until the Region is known and then refused with the id — never accepted and ignored.
 
-  private registerHandlers(): void {
-    setHandler(statusQuery, () => this.status());
-
+  private registerUpdateHandlers(): void {
     setHandler(
       approveUpdate,
-      ({ by }) => {
-        const approver = by.trim();
+      async (arg) => {
+        // Not awaited otherwise: the handler's change must be in place before the next validator.
+        if (this.delegating) await this.refuseDelegated('approve');
+        const approver = actorField('approve', argumentObject('approve', arg, '{"by": "alice@example.com"}'));
         const alreadyApproved = this.approvedBy !== undefined;
         if (!alreadyApproved) {
           this.approvedBy = approver;
           this.approvedAt = iso(Date.now());
           this.audit('message.approve', { approvedBy: approver }, 'ok', approver);
         }
-        return Promise.resolve({
+        return {
           approvedBy: this.approvedBy ?? approver,
           approvedAt: this.approvedAt ?? iso(Date.now()),
           alreadyApproved,
-        });
+        } satisfies ApproveAnswer;
       },
       {
-        validator: ({ by }) => {
-          requireActor(by, 'approve');
-          this.rejectIfDelegatedOrEnded('approve');
+        validator: (arg: unknown) => {
+          actorField('approve', argumentObject('approve', arg, '{"by": "alice@example.com"}'));
+          if (this.refusedHere('approve')) return;
           if (this.request && !this.request.approval.required) {
             rejectUpdate('approve: this run does not require approval (approval.required is false)');
           }
@@ -205,41 +225,44 @@ class MaintenanceRun {
       },
     );
 
+    const extendExample = '{"by": "alice@example.com", "duration": "30m"}';
     setHandler(
       extendWindowUpdate,
-      ({ by, duration }) => {
+      async (arg) => {
+        // Not awaited otherwise: the handler's change must be in place before the next validator.
+        if (this.delegating) await this.refuseDelegated('extendWindow');
+        const args = argumentObject('extendWindow', arg, extendExample);
+        const by = actorField('extendWindow', args);
+        const duration = String(args.duration);
         const extraMs = parseDuration(duration) ?? 0;
         const newEnd = (this.windowEndMs ?? Date.now()) + extraMs;
         this.windowEndMs = newEnd;
         this.windowVersion++;
-        const entry = { by: by.trim(), at: iso(Date.now()), newEnd: iso(newEnd) };
+        const entry = { by, at: iso(Date.now()), newEnd: iso(newEnd) };
         this.extensions.push(entry);
-        this.audit('message.extendWindow', { duration, newEnd: entry.newEnd }, 'ok', entry.by);
-        return Promise.resolve({ windowEndsAt: entry.newEnd });
+        this.audit('message.extendWindow', { duration, newEnd: entry.newEnd }, 'ok', by);
+        return { windowEndsAt: entry.newEnd } satisfies WindowAnswer;
       },
       {
-        validator: ({ by, duration }) => {
-          requireActor(by, 'extendWindow');
-          this.rejectIfDelegatedOrEnded('extendWindow');
-          if (
-            this.phase !== 'IN_WINDOW' ||
-            this.windowEndMs === undefined ||
-            this.windowStartMs === undefined
-          ) {
-            rejectUpdate(
-              `extendWindow: the run is in ${this.phase}; the window can only be extended while IN_WINDOW`,
-            );
-          }
-          const extraMs = typeof duration === 'string' ? parseDuration(duration) : undefined;
+        validator: (arg: unknown) => {
+          const args = argumentObject('extendWindow', arg, extendExample);
+          actorField('extendWindow', args);
+          if (this.refusedHere('extendWindow')) return;
+          const duration = args.duration;
+          const extraMs =
+            typeof duration === 'string' && duration.length <= 64 ? parseDuration(duration) : undefined;
           if (extraMs === undefined || extraMs <= 0) {
             rejectUpdate(
-              `extendWindow: duration ${JSON.stringify(duration)} is not a positive duration; use ISO-8601 (PT30M) or a short form (30m, 2h)`,
+              `extendWindow: "duration" ${JSON.stringify(duration) ?? 'is missing'}${duration === undefined ? '' : ' is not a positive duration'}; use ISO-8601 (PT30M) or a short form (30m, 2h)`,
             );
           }
-          const latest = this.windowStartMs + (this.request?.maxWindowMs ?? 0);
-          if (this.windowEndMs + extraMs > latest) {
+          this.rejectUnlessWindowOpen('extendWindow', 'extended');
+          const start = this.windowStartMs ?? 0;
+          const end = this.windowEndMs ?? 0;
+          const latest = start + (this.request?.maxWindowMs ?? 0);
+          if (end + extraMs > latest) {
             rejectUpdate(
-              `extendWindow: extending by ${formatDuration(extraMs)} would end the window at ${iso(this.windowEndMs + extraMs)}, past maxWindow (latest end ${iso(latest)}); extend by at most ${formatDuration(Math.max(0, latest - this.windowEndMs))}`,
+              `extendWindow: extending by ${formatDuration(extraMs)} would end the window at ${iso(end + extraMs)}, past maxWindow (latest end ${iso(latest)}); extend by at most ${formatDuration(Math.max(0, latest - end))}`,
             );
           }
         },
@@ -248,32 +271,42 @@ class MaintenanceRun {
 
     setHandler(
       endWindowNowUpdate,
-      ({ by }) => {
+      async (arg) => {
+        // Not awaited otherwise: the handler's change must be in place before the next validator.
+        if (this.delegating) await this.refuseDelegated('endWindowNow');
+        const by = actorField(
+          'endWindowNow',
+          argumentObject('endWindowNow', arg, '{"by": "alice@example.com"}'),
+        );
         const now = Date.now();
         this.windowEndMs = now;
         this.windowVersion++;
-        this.windowEndedEarlyBy = by.trim();
-        this.audit('message.endWindowNow', { newEnd: iso(now) }, 'ok', by.trim());
-        return Promise.resolve({ windowEndsAt: iso(now) });
+        this.windowEndedEarlyBy = by;
+        this.audit('message.endWindowNow', { newEnd: iso(now) }, 'ok', by);
+        return { windowEndsAt: iso(now) } satisfies WindowAnswer;
       },
       {
-        validator: ({ by }) => {
-          requireActor(by, 'endWindowNow');
-          this.rejectIfDelegatedOrEnded('endWindowNow');
-          if (this.phase !== 'IN_WINDOW') {
-            rejectUpdate(
-              `endWindowNow: the run is in ${this.phase}; the window can only be ended while IN_WINDOW`,
-            );
-          }
+        validator: (arg: unknown) => {
+          actorField('endWindowNow', argumentObject('endWindowNow', arg, '{"by": "alice@example.com"}'));
+          if (this.refusedHere('endWindowNow')) return;
+          this.rejectUnlessWindowOpen('endWindowNow', 'ended');
         },
       },
     );
 
+    const abortExample = '{"by": "alice@example.com", "reason": "vendor postponed"}';
     setHandler(
       abortUpdate,
-      (args: AbortArgs) => {
+      async (arg) => {
+        // Not awaited otherwise: the handler's change must be in place before the next validator.
+        if (this.delegating) await this.refuseDelegated('abort');
+        const args = argumentObject('abort', arg, abortExample);
         const phase = this.phase;
-        this.abortInfo = { by: args.by.trim(), reason: args.reason.trim(), at: iso(Date.now()) };
+        this.abortInfo = {
+          by: actorField('abort', args),
+          reason: reasonField('abort', args),
+          at: iso(Date.now()),
+        };
         this.audit(
           'message.abort',
           { reason: this.abortInfo.reason, phaseAtAbort: phase },
@@ -281,16 +314,20 @@ class MaintenanceRun {
           this.abortInfo.by,
         );
         this.mainScope.cancel();
-        return Promise.resolve({ accepted: true as const, phase });
+        return { accepted: true, phase } satisfies AbortAnswer;
       },
       {
-        validator: ({ by, reason }) => {
-          requireActor(by, 'abort');
-          this.rejectIfDelegatedOrEnded('abort');
-          if (typeof reason !== 'string' || !reason.trim()) {
-            rejectUpdate('abort: "reason" is required (why the run is being stopped)');
-          }
+        validator: (arg: unknown) => {
+          const args = argumentObject('abort', arg, abortExample);
+          actorField('abort', args);
+          reasonField('abort', args);
+          if (this.refusedHere('abort')) return;
           if (this.abortInfo) rejectUpdate(`abort: already aborted by ${this.abortInfo.by}`);
+          if (this.stopping !== undefined || this.mainScope.consideredCancelled) {
+            rejectUpdate(
+              `abort: the run is already stopping (${this.stopping ?? 'the workflow was cancelled'}) and is undoing what it changed; there is nothing left to abort`,
+            );
+          }
           if (!ABORTABLE.has(this.phase)) {
             rejectUpdate(
               `abort: the run is already in ${this.phase}, bringing the store back; there is nothing left to abort`,
@@ -301,13 +338,46 @@ class MaintenanceRun {
     );
   }
 
-  private rejectIfDelegatedOrEnded(update: string): void {
-    if (this.delegatedTo) {
+  /**
+   * Refuses an update sent to the wrong run or too late. Returns true when the run is delegating
+   * but its canonical id still waits for the Region: the validator then lets the update through
+   * and its handler refuses it once the id is known.
+   */
+  private refusedHere(update: string): boolean {
+    if (this.delegatedTo) rejectUpdate(this.delegatedMessage(update, this.delegatedTo));
+    if (this.delegating) return true;
+    if (isEndState(this.phase)) rejectUpdate(`${update}: the run has already ended (${this.phase})`);
+    return false;
+  }
+
+  private delegatedMessage(update: string, canonicalId: string): string {
+    return `${update}: this run delegates the maintenance to workflow ${canonicalId} (the store's canonical run, which holds the per-store lock); send the update there`;
+  }
+
+  /** In a delegating run, every update ends here, refused with the canonical id. */
+  private async refuseDelegated(update: string): Promise<void> {
+    await condition(() => this.delegatedTo !== undefined);
+    rejectUpdate(this.delegatedMessage(update, this.delegatedTo ?? ''));
+  }
+
+  /** The window can be moved only while it is open: in IN_WINDOW, not yet ended, not stopping. */
+  private rejectUnlessWindowOpen(update: string, verb: string): void {
+    if (this.phase !== 'IN_WINDOW' || this.windowEndMs === undefined || this.windowStartMs === undefined) {
+      rejectUpdate(`${update}: the run is in ${this.phase}; the window can only be ${verb} while IN_WINDOW`);
+    }
+    if (this.windowEndedEarlyBy !== undefined) {
       rejectUpdate(
-        `${update}: this run delegated the maintenance to workflow ${this.delegatedTo}; send it there`,
+        `${update}: the window was already ended by ${this.windowEndedEarlyBy}; it cannot be ${verb}`,
       );
     }
-    if (isEndState(this.phase)) rejectUpdate(`${update}: the run has already ended (${this.phase})`);
+    if (this.stopping !== undefined || this.mainScope.consideredCancelled) {
+      rejectUpdate(`${update}: the run is stopping and bringing the store back; the window is over`);
+    }
+    if (this.windowEndMs <= Date.now()) {
+      rejectUpdate(
+        `${update}: the window has already ended (at ${iso(this.windowEndMs)}); the store is being reconnected`,
+      );
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -350,7 +420,8 @@ class MaintenanceRun {
       trafficRestored: this.trafficRestored,
       ...(this.connectionError ? { connectionError: this.connectionError } : {}),
       message: this.message,
-      events: [...this.events],
+      audit: this.auditTrail.report(),
+      events: [...this.auditTrail.events],
     };
   }
 
@@ -361,40 +432,7 @@ class MaintenanceRun {
     actor: string = RUNNER_ACTOR,
     error?: { type: string; message: string },
   ): void {
-    this.events.push({
-      schemaVersion: AUDIT_SCHEMA_VERSION,
-      workflowId: this.info.workflowId,
-      runId: this.info.runId,
-      seq: this.events.length + 1,
-      at: iso(Date.now()),
-      phase: this.phase,
-      action,
-      actor,
-      detail: { customKeyStoreId: this.request?.customKeyStoreId, ...detail },
-      outcome,
-      ...(error ? { error } : {}),
-    });
-  }
-
-  /**
-   * Writes the events not yet written. Called at every phase change (deterministic points, so
-   * the history's size does not depend on timing). A sink outage is recorded, not fatal: the
-   * unwritten events stay in the run and go out with the next flush.
-   */
-  private async flushAudit(): Promise<void> {
-    if (this.auditedUpTo >= this.events.length) return;
-    const batch = this.events.slice(this.auditedUpTo);
-    try {
-      await auditActivities.audit(batch);
-      this.auditedUpTo += batch.length;
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      this.auditFailures++;
-      log.error('audit sink write failed; events are kept in the run and retried at the next flush', {
-        error: rootMessage(err),
-        pending: batch.length,
-      });
-    }
+    this.auditTrail.record(action, detail, outcome, actor, error);
   }
 
   private async enter(phase: RunPhase, message: string): Promise<void> {
@@ -421,17 +459,26 @@ class MaintenanceRun {
     if (phase === 'DISCONNECTING') this.mayBeOffline = true;
     this.audit(isEndState(phase) ? 'run.ended' : 'phase.entered', { message }, 'info');
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.phase, value: phase }]);
-    await this.flushAudit();
+    await this.auditTrail.flush();
+    // At the end the store is back (or reported), so waiting for the trail extends nothing.
+    if (isEndState(phase)) await this.auditTrail.settle();
   }
 
   private observe(snapshot: { state: ConnectionState; connectionErrorCode?: string | undefined }): void {
+    const { connectionErrorCode: _previous, changedSinceObserved: _changed, ...rest } = this.store;
+    this.changedSinceObserved = false;
     this.store = {
-      ...this.store,
+      ...rest,
       lastObservedState: snapshot.state,
+      lastObservedAt: iso(Date.now()),
       ...(snapshot.connectionErrorCode ? { connectionErrorCode: snapshot.connectionErrorCode } : {}),
     };
-    if (!snapshot.connectionErrorCode)
-      delete (this.store as { connectionErrorCode?: string }).connectionErrorCode;
+  }
+
+  /** Before a step that may change the store: until the next read, the last one is history. */
+  private changing(): void {
+    this.changedSinceObserved = true;
+    this.store = { ...this.store, changedSinceObserved: true };
   }
 
   private get req(): ResolvedMaintenanceRequest {
@@ -449,6 +496,7 @@ class MaintenanceRun {
   async execute(): Promise<MaintenanceResult> {
     const validation = validateMaintenanceRequest(this.input, Date.now());
     if (!validation.ok) {
+      this.registerUpdateHandlers();
       const message = `invalid maintenance request: ${validation.problems.join('; ')}`;
       this.audit('request.refused', { problems: validation.problems }, 'refused', RUNNER_ACTOR, {
         type: FAILURE_TYPES.invalidRequest,
@@ -463,17 +511,24 @@ class MaintenanceRun {
       });
     }
     this.request = validation.request;
-    this.region =
-      validation.request.region ??
-      parseMaintenanceWorkflowId(this.info.workflowId)?.region ??
-      (await setupActivities.defaultRegion());
+    // Only the canonical id keystore-maint/<region>/<store> runs the maintenance itself; whether
+    // this is it needs nothing but the id and the request, so it is known before any update.
+    const own = parseMaintenanceWorkflowId(this.info.workflowId);
+    const knownRegion = validation.request.region ?? own?.region;
+    this.delegating =
+      own === undefined || own.customKeyStoreId !== this.req.customKeyStoreId || own.region !== knownRegion;
+    this.registerUpdateHandlers();
+    this.region = knownRegion ?? (await setupActivities.defaultRegion());
     upsertSearchAttributes([
       { key: SEARCH_ATTRIBUTES.customKeyStoreId, value: this.req.customKeyStoreId },
       { key: SEARCH_ATTRIBUTES.phase, value: this.phase },
     ]);
 
     const canonicalId = maintenanceWorkflowId(this.region, this.req.customKeyStoreId);
-    if (this.info.workflowId !== canonicalId) return this.delegate(canonicalId);
+    if (this.delegating) {
+      this.delegatedTo = canonicalId;
+      return this.delegate(canonicalId);
+    }
 
     this.audit(
       'run.requested',
@@ -486,6 +541,7 @@ class MaintenanceRun {
         canary: this.req.canaryKeyId !== undefined,
         dryRun: this.req.dryRun,
         approvalRequired: this.req.approval.required,
+        confirmSettleMs: this.req.confirmSettleMs,
       },
       'ok',
       this.req.requestedBy,
@@ -496,19 +552,37 @@ class MaintenanceRun {
     try {
       result = await this.mainScope.run(() => this.happyPath());
     } catch (err) {
-      if (this.abortInfo && isCancellation(err)) interruption = { kind: 'abort' };
-      else if (isCancellation(err)) interruption = { kind: 'cancel', error: err };
-      else if (err instanceof ApprovalTimedOut) interruption = { kind: 'approval-timeout' };
-      else interruption = { kind: 'failure', error: err };
+      interruption = this.classify(err);
     }
     if (result) return result;
     const stopped = interruption ?? { kind: 'failure', error: new Error('the run stopped without a reason') };
     return CancellationScope.nonCancellable(() => this.finishInterrupted(stopped));
   }
 
+  /**
+   * Why the happy path stopped. A cancelled scope decides, whatever the error looks like: a step
+   * cancelled mid-way may surface as its own failure rather than as a cancellation.
+   */
+  private classify(err: unknown): Interruption {
+    if (!this.safe) {
+      if (this.abortInfo && isCancellation(err)) return { kind: 'abort' };
+      if (isCancellation(err)) return { kind: 'cancel', error: err };
+      if (err instanceof ApprovalTimedOut) return { kind: 'approval-timeout' };
+      return { kind: 'failure', error: err };
+    }
+    if (this.mainScope.consideredCancelled || isCancellation(err)) {
+      if (this.abortInfo) return { kind: 'abort' };
+      return {
+        kind: 'cancel',
+        error: isCancellation(err) ? err : new CancelledFailure('the workflow was cancelled'),
+      };
+    }
+    if (err instanceof ApprovalTimedOut) return { kind: 'approval-timeout' };
+    return { kind: 'failure', error: err };
+  }
+
   /** Runs the maintenance under the canonical workflow id, so the per-store lock holds. */
   private async delegate(canonicalId: string): Promise<MaintenanceResult> {
-    this.delegatedTo = canonicalId;
     this.message = `delegated to workflow ${canonicalId} (the per-store lock); follow that run`;
     try {
       const result = await executeChild(keyStoreMaintenance, {
@@ -550,7 +624,7 @@ class MaintenanceRun {
   }
 
   private async happyPath(): Promise<MaintenanceResult> {
-    const acts = activitiesFor(this.req);
+    const acts = activitiesFor(this.req, this.safe);
 
     // PREFLIGHT ---------------------------------------------------------------------------------
     await this.enter('PREFLIGHT', `checking ${this.req.customKeyStoreId} in ${this.region}`);
@@ -587,7 +661,9 @@ class MaintenanceRun {
 
     // DISCONNECTING / WAITING_DISCONNECTED ------------------------------------------------------
     await this.enter('DISCONNECTING', 'DisconnectCustomKeyStore');
+    this.changing();
     const disconnect = await acts.disconnect.disconnectKeyStore(this.ref);
+    if (disconnect.call === 'skipped') this.observe({ state: disconnect.stateBefore });
     this.audit(
       'kms.disconnect',
       {
@@ -614,22 +690,25 @@ class MaintenanceRun {
     await this.holdWindow();
 
     // RECONNECTING / WAITING_CONNECTED / VERIFYING ----------------------------------------------
-    await this.reconnectOrStop(acts);
-    await this.verify(acts);
+    await this.bringBack(acts);
 
     // RESTORING ---------------------------------------------------------------------------------
     await this.restore(acts);
+    // A cancellation that arrived while the last step finished anyway still ends the run as
+    // cancelled (Temporal's contract with whoever cancelled), after compensation confirms the store.
+    if (this.safe && this.mainScope.consideredCancelled)
+      throw new CancelledFailure('the workflow was cancelled');
     await this.enter(
       'COMPLETED',
-      `maintenance of ${this.req.customKeyStoreId} completed; store CONNECTED, traffic restored`,
+      `maintenance of ${this.req.customKeyStoreId} completed; store CONNECTED (confirmed), traffic restored`,
     );
     return this.result();
   }
 
   private async describe(): Promise<StoreSnapshot> {
-    const acts = activitiesFor(this.req);
+    const acts = activitiesFor(this.req, this.safe);
     const snapshot = await acts.describe.describeKeyStore(this.ref);
-    this.store = { type: snapshot.type, name: snapshot.name };
+    this.store = { ...this.store, type: snapshot.type, name: snapshot.name };
     this.observe(snapshot);
     this.audit(
       'kms.describe',
@@ -676,7 +755,8 @@ class MaintenanceRun {
   private async waitFor(
     until: ConnectionState[],
     failOnFailed: boolean,
-    proxy: ReturnType<typeof activitiesFor>['waitConnected'],
+    proxy: Acts['waitConnected'],
+    settledIn?: { states: ConnectionState[]; forMs: number },
   ): Promise<WaitOutcome> {
     try {
       const outcome = await proxy.waitForConnectionState({
@@ -684,6 +764,7 @@ class MaintenanceRun {
         until,
         failOnFailed,
         pollIntervalMs: this.req.pollIntervalMs,
+        ...(settledIn ? { settledIn } : {}),
       });
       this.observe(outcome);
       this.audit(
@@ -705,13 +786,22 @@ class MaintenanceRun {
       if (isCancellation(err)) throw err;
       const failure = rootApplicationFailure(err);
       const detail = (failure?.details?.[0] ?? {}) as Record<string, unknown>;
-      if (failure?.type === FAILURE_TYPES.connectFailed)
+      if (failure?.type === FAILURE_TYPES.connectFailed) {
         this.observe({
           state: 'FAILED',
           connectionErrorCode: detail.connectionErrorCode as string | undefined,
         });
+      } else if (this.safe) {
+        // A wait that timed out still saw something: its last heartbeat says what.
+        const timeout = err instanceof ActivityFailure ? err.cause : undefined;
+        const last =
+          timeout instanceof TimeoutFailure
+            ? (timeout.lastHeartbeatDetails as { lastState?: unknown } | undefined)
+            : undefined;
+        if (typeof last?.lastState === 'string') this.observe({ state: last.lastState as ConnectionState });
+      }
       this.audit('wait.failed', { until, ...detail }, 'failed', RUNNER_ACTOR, {
-        type: failure?.type ?? (err instanceof ActivityFailure ? 'ActivityTimeout' : 'Error'),
+        type: failure?.type ?? 'ActivityTimeout',
         message: rootMessage(err),
       });
       throw err;
@@ -733,18 +823,30 @@ class MaintenanceRun {
     );
   }
 
-  private async planDrain(acts: ReturnType<typeof activitiesFor>): Promise<void> {
+  private async planDrain(acts: Acts): Promise<void> {
     const plan = await acts.traffic.planDrain(this.trafficInput());
     this.drainPlan = plan;
     this.audit('preflight.traffic', { plan }, 'ok');
   }
 
-  private async drain(acts: ReturnType<typeof activitiesFor>): Promise<void> {
+  private async drain(acts: Acts): Promise<void> {
     const plan = this.drainPlan;
     if (!plan) throw new Error('drain without a plan');
     const traffic = { ...this.trafficInput(), plan };
     this.drainStarted = true;
-    const record = await acts.traffic.drainTraffic(traffic);
+    let record: DrainRecord;
+    try {
+      record = await acts.trafficChange.drainTraffic(traffic);
+    } catch (err) {
+      // A webhook that provably never got the drain (no connection, or a 4xx refusal, on every
+      // try of a first attempt) has nothing to undo; anything else may have been accepted.
+      const detail = rootApplicationFailure(err)?.details?.[0] as
+        { possiblyDelivered?: unknown; activityAttempt?: unknown } | undefined;
+      if (this.safe && detail?.possiblyDelivered === false && detail.activityAttempt === 1) {
+        this.drainNeverDelivered = true;
+      }
+      throw err;
+    }
     this.drainRecord = record;
     this.audit(
       'traffic.drained',
@@ -772,13 +874,23 @@ class MaintenanceRun {
   }
 
   /**
-   * Whether compensation must restore traffic: after a drain that completed, and after an alias
-   * drain that failed part-way (its restore touches only aliases still on the fallback). A
-   * webhook whose drain was never accepted was never told anything to undo.
+   * Whether compensation must restore traffic. Restore is idempotent on every provider's side, so
+   * it is sent whenever a drain may have been accepted: a drain that completed, an alias drain
+   * that stopped part-way, and a webhook drain whose answer was lost, refused after acting, or cut
+   * short by an abort.
    */
   private needsRestore(): boolean {
     if (this.trafficRestored || !this.drainPlan) return false;
+    if (this.safe) return this.drainStarted && !this.drainNeverDelivered;
     return this.drainRecord !== undefined || (this.drainStarted && this.drainPlan.provider === 'alias');
+  }
+
+  /** Whether traffic may have been moved (a provider other than `none` started draining). */
+  private trafficMayHaveMoved(): boolean {
+    if (!this.safe) {
+      return this.drainRecord !== undefined || (this.drainStarted && this.drainPlan?.provider === 'alias');
+    }
+    return this.drainStarted && !this.drainNeverDelivered && this.drainPlan?.provider !== 'none';
   }
 
   private trafficInput() {
@@ -792,10 +904,191 @@ class MaintenanceRun {
   }
 
   /**
-   * Connects and waits for CONNECTED. A transient ConnectionErrorCode gets a bounded number of
-   * disconnect-then-connect retries; anything else means the store is not back (StoreNotBack).
+   * Brings the store back and confirms it: connect (RECONNECTING), wait for CONNECTED
+   * (WAITING_CONNECTED), then the confirmation rule (VERIFYING). A confirmation that finds the
+   * store not CONNECTED — a stale read was believed, or it relapsed — starts over, a bounded
+   * number of times. Then the canary, if one is configured.
    */
-  private async reconnectOrStop(acts: ReturnType<typeof activitiesFor>): Promise<void> {
+  private async bringBack(acts: Acts): Promise<void> {
+    if (!this.safe) {
+      await this.reconnectOrStop(acts);
+      await this.legacyVerify(acts);
+      return;
+    }
+    for (let relapses = 0; ; relapses++) {
+      await this.reconnect(acts);
+      await this.enter(
+        'VERIFYING',
+        `confirming CONNECTED: every read for ${formatDuration(this.req.confirmSettleMs)} must agree${this.req.canaryKeyId ? ', then the canary' : ''}`,
+      );
+      const confirmation = await this.confirmConnected(acts);
+      if (confirmation.confirmed) break;
+      const id = this.req.customKeyStoreId;
+      if (confirmation.state === 'FAILED') {
+        const info = describeConnectionError(confirmation.connectionErrorCode);
+        this.connectionError = {
+          code: confirmation.connectionErrorCode ?? '(none)',
+          meaning: info.meaning,
+          action: info.action,
+        };
+        if (!info.transient) {
+          throw new StoreNotBack(
+            `${id} went FAILED with ${confirmation.connectionErrorCode ?? 'no code'} right after it looked CONNECTED: ${info.meaning} Next step: ${info.action.replace(/\.$/, '')}`,
+            this.connectionError,
+          );
+        }
+      }
+      if (relapses + 1 >= MAX_RELAPSES) {
+        throw new StoreNotBack(
+          `${id} did not stay CONNECTED: ${MAX_RELAPSES} times it looked CONNECTED and then read ${confirmation.state}`,
+        );
+      }
+      this.audit(
+        'verify.relapsed',
+        {
+          state: confirmation.state,
+          connectionErrorCode: confirmation.connectionErrorCode,
+          relapse: relapses + 1,
+        },
+        'info',
+      );
+    }
+    await this.canary(acts);
+  }
+
+  /** The confirmation rule; the outcome is audited and observed either way. */
+  private async confirmConnected(acts: Acts): Promise<ConfirmOutcome> {
+    const outcome = await acts.confirm.confirmConnectionState({
+      ...this.ref,
+      want: 'CONNECTED',
+      settleMs: this.req.confirmSettleMs,
+      pollIntervalMs: this.req.pollIntervalMs,
+    });
+    if (outcome.confirmed) {
+      this.observe({ state: outcome.state });
+      this.audit(
+        'verify.confirmed',
+        {
+          state: outcome.state,
+          reads: outcome.reads,
+          spanMs: outcome.spanMs,
+          settleMs: this.req.confirmSettleMs,
+          firstRequestId: outcome.firstRequestId,
+          lastRequestId: outcome.lastRequestId,
+        },
+        'ok',
+      );
+    } else {
+      this.observe(outcome);
+      this.audit(
+        'verify.notConfirmed',
+        {
+          state: outcome.state,
+          connectionErrorCode: outcome.connectionErrorCode,
+          reads: outcome.reads,
+          requestId: outcome.requestId,
+        },
+        'info',
+      );
+    }
+    return outcome;
+  }
+
+  /**
+   * Connects and waits until CONNECTED is seen. A transient ConnectionErrorCode gets a bounded
+   * number of disconnect-then-connect retries (`reconnectAttempts` accepted connects in all); a
+   * store that stays DISCONNECTED for `confirmSettle` after the connect step has no connection
+   * under way (the step saw a stale CONNECTED and skipped) and is connected again, a bounded
+   * number of times. Anything else means the store is not back (StoreNotBack).
+   */
+  private async reconnect(acts: Acts): Promise<void> {
+    const attempts = this.req.reconnectAttempts;
+    const id = this.req.customKeyStoreId;
+    let accepted = 0;
+    for (let idle = 0; ;) {
+      await this.enter('RECONNECTING', `ConnectCustomKeyStore (attempt ${accepted + 1} of ${attempts})`);
+      this.connectAttempts++;
+      try {
+        this.changing();
+        const connect = await acts.connect.connectKeyStore({
+          ...this.ref,
+          pollIntervalMs: this.req.pollIntervalMs,
+        });
+        if (connect.call === 'skipped') this.observe({ state: connect.stateBefore });
+        else accepted++;
+        this.audit(
+          'kms.connect',
+          {
+            kms: { operation: 'ConnectCustomKeyStore', requestId: connect.requestId, result: connect.call },
+            stateBefore: connect.stateBefore,
+            attempt: accepted,
+            ...(connect.disconnectRequestId ? { disconnectFirstRequestId: connect.disconnectRequestId } : {}),
+          },
+          connect.call === 'accepted' ? 'ok' : 'skipped',
+        );
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        const failure = rootApplicationFailure(err);
+        const detail = (failure?.details?.[0] ?? {}) as Record<string, unknown>;
+        this.audit('kms.connect', { attempt: accepted + 1, ...detail }, 'failed', RUNNER_ACTOR, {
+          type: failure?.type ?? 'Error',
+          message: rootMessage(err),
+        });
+        throw new StoreNotBack(`ConnectCustomKeyStore did not succeed: ${rootMessage(err)}`);
+      }
+      await this.enter('WAITING_CONNECTED', 'waiting for CONNECTED');
+      try {
+        const outcome = await this.waitFor(['CONNECTED'], true, acts.waitConnected, {
+          states: ['DISCONNECTED'],
+          forMs: this.req.confirmSettleMs,
+        });
+        if (outcome.state === 'CONNECTED') {
+          this.connectionError = undefined;
+          return;
+        }
+        idle++;
+        if (idle >= MAX_RELAPSES) {
+          throw new StoreNotBack(
+            `${id} stayed DISCONNECTED after ${idle} connect steps: no connection got under way`,
+          );
+        }
+        this.audit(
+          'connect.notUnderWay',
+          { state: outcome.state, settledForMs: this.req.confirmSettleMs },
+          'info',
+        );
+      } catch (err) {
+        if (isCancellation(err) || err instanceof StoreNotBack) throw err;
+        const failure = rootApplicationFailure(err);
+        if (failure?.type !== FAILURE_TYPES.connectFailed) {
+          throw new StoreNotBack(
+            `${id} did not reach CONNECTED within ${formatDuration(this.req.timeouts.connectMs)}: ${rootMessage(err)}`,
+          );
+        }
+        const code = ((failure.details?.[0] ?? {}) as { connectionErrorCode?: string }).connectionErrorCode;
+        const info = describeConnectionError(code);
+        this.connectionError = { code: code ?? '(none)', meaning: info.meaning, action: info.action };
+        if (!info.transient || accepted >= attempts) {
+          throw new StoreNotBack(
+            `${id} is FAILED with ${code ?? 'no code'}${info.transient ? ` after ${accepted} connect attempts` : ''}: ${info.meaning} Next step: ${info.action.replace(/\.$/, '')}`,
+            this.connectionError,
+          );
+        }
+        this.audit(
+          'connect.retrying',
+          { connectionErrorCode: code, transient: true, attempt: accepted, of: attempts },
+          'info',
+        );
+      }
+    }
+  }
+
+  /**
+   * Connects and waits for CONNECTED, as runs started before `interruption-safety` did (kept for
+   * their replay): a transient ConnectionErrorCode gets a bounded number of disconnect-then-connect
+   * retries; anything else means the store is not back (StoreNotBack).
+   */
+  private async reconnectOrStop(acts: Acts): Promise<void> {
     const attempts = this.req.reconnectAttempts;
     for (let attempt = 1; ; attempt++) {
       await this.enter('RECONNECTING', `ConnectCustomKeyStore (attempt ${attempt} of ${attempts})`);
@@ -856,49 +1149,53 @@ class MaintenanceRun {
     }
   }
 
-  private async verify(acts: ReturnType<typeof activitiesFor>): Promise<void> {
+  /** The canary round-trip, when the request names a canary key. */
+  private async canary(acts: Acts): Promise<void> {
+    if (!this.req.canaryKeyId) return;
+    try {
+      const canary = await acts.canary.canaryRoundTrip({ ...this.ref, keyId: this.req.canaryKeyId });
+      this.audit(
+        'canary.passed',
+        {
+          kms: { operation: 'GenerateDataKey+Decrypt', requestId: canary.decryptRequestId },
+          generateRequestId: canary.generateRequestId,
+          decryptRequestId: canary.decryptRequestId,
+        },
+        'ok',
+      );
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const failure = rootApplicationFailure(err);
+      this.audit('canary.failed', {}, 'failed', RUNNER_ACTOR, {
+        type: failure?.type ?? FAILURE_TYPES.canaryFailed,
+        message: rootMessage(err),
+      });
+      throw new StoreNotBack(
+        `the canary round-trip with ${this.req.canaryKeyId} failed: ${rootMessage(err)}`,
+      );
+    }
+  }
+
+  /** VERIFYING as runs started before `confirm-back` did it: one Describe (kept for their replay). */
+  private async legacyVerify(acts: Acts): Promise<void> {
     await this.enter(
       'VERIFYING',
       this.req.canaryKeyId ? 'confirming CONNECTED and running the canary' : 'confirming CONNECTED',
     );
     const snapshot = await this.describe();
     if (snapshot.state !== 'CONNECTED') {
-      // The wait saw CONNECTED; a different read now is eventual consistency or a relapse: wait again.
       await this.waitFor(['CONNECTED'], true, acts.waitConnected);
     }
-    if (this.req.canaryKeyId) {
-      try {
-        const canary = await acts.canary.canaryRoundTrip({ ...this.ref, keyId: this.req.canaryKeyId });
-        this.audit(
-          'canary.passed',
-          {
-            kms: { operation: 'GenerateDataKey+Decrypt', requestId: canary.decryptRequestId },
-            generateRequestId: canary.generateRequestId,
-            decryptRequestId: canary.decryptRequestId,
-          },
-          'ok',
-        );
-      } catch (err) {
-        if (isCancellation(err)) throw err;
-        const failure = rootApplicationFailure(err);
-        this.audit('canary.failed', {}, 'failed', RUNNER_ACTOR, {
-          type: failure?.type ?? FAILURE_TYPES.canaryFailed,
-          message: rootMessage(err),
-        });
-        throw new StoreNotBack(
-          `the canary round-trip with ${this.req.canaryKeyId} failed: ${rootMessage(err)}`,
-        );
-      }
-    }
+    await this.canary(acts);
   }
 
-  private async restore(acts: ReturnType<typeof activitiesFor>): Promise<void> {
+  private async restore(acts: Acts): Promise<void> {
     const plan = this.drainPlan;
     if (!plan || !this.needsRestore()) return;
     await this.enter('RESTORING', `restoring traffic (provider ${plan.provider})`);
     let restored;
     try {
-      restored = await acts.traffic.restoreTraffic({ ...this.trafficInput(), plan });
+      restored = await acts.trafficChange.restoreTraffic({ ...this.trafficInput(), plan });
     } catch (err) {
       if (isCancellation(err)) throw err;
       this.audit('traffic.restore', {}, 'failed', RUNNER_ACTOR, {
@@ -906,7 +1203,7 @@ class MaintenanceRun {
         message: rootMessage(err),
       });
       throw new StoreNotBack(
-        `the store is CONNECTED but restoring traffic failed: ${rootMessage(err)}. Restore it by hand.`,
+        `the store is CONNECTED but restoring traffic failed: ${rootMessage(err)}. Restore it by hand`,
       );
     }
     this.trafficRestored = true;
@@ -927,84 +1224,13 @@ class MaintenanceRun {
   }
 
   private async finishDryRun(snapshot: StoreSnapshot): Promise<MaintenanceResult> {
-    const window = this.req.window;
-    const windowText =
-      'durationMs' in window ? formatDuration(window.durationMs) : `until ${iso(window.untilMs)}`;
-    const plan: PlanStep[] = [
-      ...(this.req.approval.required
-        ? [
-            {
-              phase: 'AWAITING_APPROVAL' as const,
-              description: `wait up to ${formatDuration(this.req.approval.timeoutMs)} for approval`,
-              kmsOperations: [],
-            },
-          ]
-        : []),
-      {
-        phase: 'DRAINING',
-        description: this.describeDrain(),
-        kmsOperations: this.req.drain.provider === 'alias' ? ['UpdateAlias'] : [],
-      },
-      {
-        phase: 'DISCONNECTING',
-        description:
-          snapshot.state === 'DISCONNECTED' ? 'store already DISCONNECTED: no call' : 'disconnect the store',
-        kmsOperations: snapshot.state === 'DISCONNECTED' ? [] : ['DisconnectCustomKeyStore'],
-      },
-      {
-        phase: 'WAITING_DISCONNECTED',
-        description: `poll every ~${formatDuration(this.req.pollIntervalMs)} until DISCONNECTED (at most ${formatDuration(this.req.timeouts.disconnectMs)})`,
-        kmsOperations: ['DescribeCustomKeyStores'],
-      },
-      {
-        phase: 'IN_WINDOW',
-        description: `hold the window ${windowText} (extensions up to ${formatDuration(this.req.maxWindowMs)} in all)`,
-        kmsOperations: [],
-      },
-      {
-        phase: 'RECONNECTING',
-        description: `connect the store (up to ${this.req.reconnectAttempts} attempts for transient errors)`,
-        kmsOperations: ['ConnectCustomKeyStore'],
-      },
-      {
-        phase: 'WAITING_CONNECTED',
-        description: `poll until CONNECTED (at most ${formatDuration(this.req.timeouts.connectMs)})`,
-        kmsOperations: ['DescribeCustomKeyStores'],
-      },
-      {
-        phase: 'VERIFYING',
-        description: this.req.canaryKeyId
-          ? `confirm CONNECTED and run the canary with ${this.req.canaryKeyId}`
-          : 'confirm CONNECTED',
-        kmsOperations: this.req.canaryKeyId
-          ? ['DescribeCustomKeyStores', 'GenerateDataKey', 'Decrypt']
-          : ['DescribeCustomKeyStores'],
-      },
-      {
-        phase: 'RESTORING',
-        description: `restore traffic with provider ${this.req.drain.provider}`,
-        kmsOperations: this.req.drain.provider === 'alias' ? ['ListAliases', 'UpdateAlias'] : [],
-      },
-    ];
+    const plan = dryRunPlan(this.req, snapshot.state, this.drainPlan);
     this.audit('dryrun.plan', { steps: plan.length }, 'ok');
     await this.enter(
       'COMPLETED',
       `dry run: ${this.req.customKeyStoreId} is ${snapshot.state}; the plan is valid and nothing was changed`,
     );
     return this.result(plan);
-  }
-
-  private describeDrain(): string {
-    const plan = this.drainPlan;
-    const settle = this.req.drain.settle ? `, then settle ${formatDuration(this.req.drain.settle)}` : '';
-    switch (plan?.provider) {
-      case 'alias':
-        return `point ${plan.aliases.map((a) => `${a.aliasName} (now ${a.originalTargetKeyId})`).join(', ')} at ${plan.fallbackKeyId}${settle}`;
-      case 'webhook':
-        return `POST drain to ${plan.url}, poll ${plan.statusUrl} until drained${settle}`;
-      default:
-        return `no traffic change (provider none)${settle}`;
-    }
   }
 
   /** Compensation and the end of a run that did not complete its happy path. */
@@ -1024,6 +1250,7 @@ class MaintenanceRun {
         why = rootMessage(interruption.error);
         break;
     }
+    this.stopping = why;
     const failureType =
       interruption.kind === 'failure' ? rootApplicationFailure(interruption.error)?.type : undefined;
     if (interruption.kind === 'failure' && interruption.error instanceof StoreNotBack) {
@@ -1041,13 +1268,17 @@ class MaintenanceRun {
       await this.compensate();
     } catch (err) {
       if (err instanceof StoreNotBack) return this.endNeedsAttention(err, why);
-      throw err;
+      if (!this.safe) throw err;
+      // Whatever failed while undoing, the truth is not established: say so, loudly.
+      return this.endNeedsAttention(
+        new StoreNotBack(
+          `compensation could not confirm that ${this.req.customKeyStoreId} is back${this.needsRestore() ? ' and restore traffic' : ''}: ${rootMessage(err)}`,
+        ),
+        why,
+      );
     }
 
-    const touched =
-      this.mayBeOffline ||
-      this.drainRecord !== undefined ||
-      (this.drainStarted && this.drainPlan?.provider === 'alias');
+    const touched = this.mayBeOffline || this.trafficMayHaveMoved();
     const undone = touched
       ? ' Everything it changed was undone: the store is CONNECTED and traffic restored.'
       : ' Nothing was changed.';
@@ -1066,15 +1297,26 @@ class MaintenanceRun {
     return this.result();
   }
 
-  /** Undo what the run changed: reconnect if the store may be offline, then restore traffic. */
+  /**
+   * Undo what the run changed. Every mutating step this run started has finished by now (they
+   * are cancelled with WAIT_CANCELLATION_COMPLETED). If the store may be offline, bring it back
+   * and confirm it; if only traffic moved, confirm the store is CONNECTED; then restore traffic.
+   */
   private async compensate(): Promise<void> {
     if (!this.request || (!this.mayBeOffline && !this.needsRestore())) return;
-    const acts = activitiesFor(this.req);
+    const acts = activitiesFor(this.req, this.safe);
     if (this.mayBeOffline) {
-      await this.reconnectOrStop(acts);
-      await this.verify(acts);
+      await this.bringBack(acts);
+    } else if (this.safe) {
+      // Only drained: traffic may go back only to a store confirmed connected.
+      await this.enter('VERIFYING', 'confirming CONNECTED before traffic returns');
+      const confirmation = await this.confirmConnected(acts);
+      if (!confirmation.confirmed) {
+        throw new StoreNotBack(
+          `${this.req.customKeyStoreId} reads ${confirmation.state}, not CONNECTED; traffic stays drained`,
+        );
+      }
     } else {
-      // Only drained: traffic may go back only to a store that is verified connected.
       const snapshot = await this.describe();
       if (snapshot.state !== 'CONNECTED') {
         throw new StoreNotBack(
@@ -1088,7 +1330,12 @@ class MaintenanceRun {
   private async endNeedsAttention(err: StoreNotBack, context?: string): Promise<never> {
     if (err.connectionError) this.connectionError = err.connectionError;
     const traffic = this.needsRestore() ? ' Traffic stays drained.' : '';
-    const message = `NEEDS ATTENTION: ${err.message}.${traffic}${context ? ` (The run was stopping because ${context}.)` : ''}`;
+    const seen = !this.store.lastObservedState
+      ? ''
+      : this.changedSinceObserved
+        ? ` Its state now is unknown: the last read (${this.store.lastObservedState} at ${this.store.lastObservedAt ?? 'an unknown time'}) came before a change this run made or may have made; read it with DescribeCustomKeyStores.`
+        : ` Last read: ${this.store.lastObservedState} at ${this.store.lastObservedAt ?? 'an unknown time'}.`;
+    const message = `NEEDS ATTENTION: ${err.message}.${traffic}${seen}${context ? ` (The run was stopping because ${context}.)` : ''}`;
     this.audit('run.needsAttention', { connectionError: this.connectionError }, 'failed', RUNNER_ACTOR, {
       type: FAILURE_TYPES.needsAttention,
       message,
@@ -1100,13 +1347,6 @@ class MaintenanceRun {
       nonRetryable: true,
       details: [this.result()],
     });
-  }
-}
-
-class ApprovalTimedOut extends Error {
-  constructor(readonly timeoutMs: number) {
-    super(`no approval within ${formatDuration(timeoutMs)}`);
-    this.name = 'ApprovalTimedOut';
   }
 }
 

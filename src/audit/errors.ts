@@ -20,9 +20,21 @@ export class AuditConfigError extends AuditError {
   }
 }
 
+/** Which event a refusal is about (never its content). */
+export interface RefusedEventRef {
+  readonly workflowId: string;
+  readonly runId: string;
+  readonly seq: number;
+  readonly action: string;
+}
+
 /** An event handed to `append` is not a valid audit event; nothing of the batch was written. */
 export class AuditEventInvalidError extends AuditError {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** The event, when it could be identified; the `audit` activity sets it aside by this. */
+    readonly event?: RefusedEventRef,
+  ) {
     super('AuditEventInvalid', message);
   }
 }
@@ -33,6 +45,7 @@ export class AuditSecretRefusedError extends AuditError {
     message: string,
     /** Paths (e.g. `detail.credential.RawSecretAccessKey`) of the offending members; never their values. */
     readonly paths: readonly string[],
+    readonly event?: RefusedEventRef,
   ) {
     super('AuditSecretRefused', message);
   }

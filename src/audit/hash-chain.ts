@@ -15,7 +15,12 @@ import {
   type ChainedAuditEvent,
 } from '../domain/audit-event';
 import { canonicalJson } from './canonical-json';
-import { AuditEventInvalidError, AuditSequenceConflictError, AuditSequenceGapError } from './errors';
+import {
+  AuditEventInvalidError,
+  AuditSequenceConflictError,
+  AuditSequenceGapError,
+  type RefusedEventRef,
+} from './errors';
 import { assertNoSecrets } from './secrets';
 
 export const AUDIT_OUTCOMES: readonly AuditOutcome[] = ['ok', 'failed', 'refused', 'skipped', 'info'];
@@ -131,6 +136,7 @@ export function normalizeEvent(raw: AuditEvent): AuditEvent {
   function fail(problem: string): never {
     throw new AuditEventInvalidError(
       `audit event ${describeRaw(raw)} refused: ${problem}. Nothing of the batch was written; fix the writer.`,
+      identify(raw),
     );
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail('it is not an object');
@@ -188,8 +194,38 @@ export function normalizeEvent(raw: AuditEvent): AuditEvent {
       'a string contains a NUL character (\\u0000), which PostgreSQL cannot store; the sinks refuse it everywhere',
     );
   }
+  if (containsLoneSurrogate(event)) {
+    fail(
+      'a string contains an unpaired UTF-16 surrogate, which no sink stores faithfully (it would come back as U+FFFD and no longer match its hash)',
+    );
+  }
   assertNoSecrets(event);
   return event;
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function containsLoneSurrogate(value: unknown): boolean {
+  if (typeof value === 'string') return LONE_SURROGATE.test(value);
+  if (value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) return value.some(containsLoneSurrogate);
+  return Object.entries(value).some(
+    ([key, member]) => LONE_SURROGATE.test(key) || containsLoneSurrogate(member),
+  );
+}
+
+function identify(raw: unknown): RefusedEventRef | undefined {
+  if (raw === null || typeof raw !== 'object') return undefined;
+  const r = raw as Record<string, unknown>;
+  if (typeof r.workflowId !== 'string' || typeof r.runId !== 'string' || !Number.isSafeInteger(r.seq)) {
+    return undefined;
+  }
+  return {
+    workflowId: r.workflowId,
+    runId: r.runId,
+    seq: r.seq as number,
+    action: typeof r.action === 'string' ? r.action : '?',
+  };
 }
 
 /** The JSON value a round trip through JSON text gives, which is what any reader will see. */

@@ -10,6 +10,7 @@
  * references to secrets (`passwordSecretArn`).
  */
 import type { AuditEvent } from '../domain/audit-event';
+import { secretValueReason } from '../domain/free-text';
 import { AuditSecretRefusedError } from './errors';
 
 /** A member that looks like a secret: where it is and why; never its value. */
@@ -67,10 +68,7 @@ const REFERENCE_SUFFIXES = [
 /** What `redactSecrets` puts in place of a secret; the guard lets a member with this value pass. */
 export const REDACTED = '[REDACTED]';
 
-const PEM_PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
-/** `scheme://user:password@host`; a password of only `*` or `[REDACTED]` is already redacted. */
-const URL_WITH_PASSWORD = /\b[a-z][a-z0-9+.-]*:\/\/[^\s/?#@:]*:([^\s/?#@]+)@/i;
-const BEARER_TOKEN = /\bBearer\s+[A-Za-z0-9\-._~+/]{16,}=*/;
+export { secretValueReason };
 
 export function secretKeyReason(key: string): string | undefined {
   const normalized = key.toLowerCase().replace(/[^a-z0-9]/g, '');
@@ -83,26 +81,6 @@ export function secretKeyReason(key: string): string | undefined {
     return `the key name "${key}" contains "${word}"`;
   }
   return undefined;
-}
-
-export function secretValueReason(value: string): string | undefined {
-  if (PEM_PRIVATE_KEY.test(value)) return 'the value contains a PEM private key';
-  const url = URL_WITH_PASSWORD.exec(value);
-  if (url && !isRedactedMarker(url[1] ?? '')) return 'the value contains a URL with a password';
-  if (BEARER_TOKEN.test(value)) return 'the value contains a bearer token';
-  return undefined;
-}
-
-function isRedactedMarker(password: string): boolean {
-  return /^\*+$/.test(password) || /^\[?redacted\]?$/i.test(decodeURIComponentSafe(password));
-}
-
-function decodeURIComponentSafe(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
 }
 
 /** Every member of `value` that looks like a secret, by key name or by value. */
@@ -173,5 +151,6 @@ export function assertNoSecrets(event: AuditEvent): void {
       `carries a secret: ${list}. Nothing of the batch was written. Remove the member from the event ` +
       `(audit a reference such as an ARN or an id instead), or rename it if it is not a secret.`,
     findings.map((f) => f.path),
+    { workflowId: event.workflowId, runId: event.runId, seq: event.seq, action: event.action },
   );
 }

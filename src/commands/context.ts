@@ -2,6 +2,7 @@
  * What every command that talks to Temporal shares: the global connection flags, a client, and
  * turning typed errors into one-line messages with the right exit code.
  */
+import type { AuditReport } from '../domain/status';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import {
@@ -83,10 +84,16 @@ export function actor(by: string | undefined): string {
   return name;
 }
 
-export function exitCodeFor(outcome: EndState): number {
-  switch (outcome) {
+/** Whether a run's audit trail lacks events (refused, or never written). */
+export function auditIncomplete(audit: AuditReport | undefined): boolean {
+  return audit !== undefined && (audit.refused > 0 || audit.unwritten > 0);
+}
+
+/** The exit code of a waited-for run: its outcome, and an incomplete audit trail on a COMPLETED run. */
+export function exitCodeFor(result: { outcome: EndState; audit?: AuditReport }): number {
+  switch (result.outcome) {
     case 'COMPLETED':
-      return EXIT.ok;
+      return auditIncomplete(result.audit) ? EXIT.auditIncomplete : EXIT.ok;
     case 'CANCELLED':
       return EXIT.cancelled;
     case 'FAILED':

@@ -83,6 +83,8 @@ async function runDemo(opts: DemoOptions): Promise<number> {
       ticket: 'DEMO-1',
       canaryKeyId: canary.KeyMetadata?.KeyId,
       pollInterval: '500ms',
+      // The simulator's fast profile lags 500 ms; confirm across a little more than that.
+      confirmSettle: '2s',
     });
     say('');
     say(`Maintenance ${started.workflowId} started (window ${opts.window}).`);
@@ -111,7 +113,7 @@ async function runDemo(opts: DemoOptions): Promise<number> {
       );
       await untilSignal();
     }
-    return exitCodeFor(result.outcome);
+    return exitCodeFor(result);
   } finally {
     await stack.stop();
   }

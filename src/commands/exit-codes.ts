@@ -15,6 +15,11 @@ export const EXIT = {
   needsAttention: 5,
   /** `audit verify` found a broken chain. */
   auditBroken: 6,
+  /**
+   * A waited-for run ended COMPLETED, but its audit trail is incomplete: the sink refused events
+   * (markers stand in their place) or some were never written. The store is fine; the trail is not.
+   */
+  auditIncomplete: 7,
 } as const;
 
 /** An error whose message is for the operator as-is, with the exit code to use. */

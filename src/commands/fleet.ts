@@ -29,6 +29,7 @@ interface FleetStartOptions extends GlobalOptions {
   maxConcurrency?: number;
   maxErrors?: number;
   pollInterval?: string;
+  confirmSettle?: string;
   disconnectTimeout?: string;
   connectTimeout?: string;
   reconnectAttempts?: number;
@@ -70,6 +71,7 @@ export function fleetRequestFromFlags(opts: FleetStartOptions): FleetRequest {
   set(request, 'maxWindow', opts.maxWindow);
   set(request, 'ticket', opts.ticket);
   set(request, 'pollInterval', opts.pollInterval);
+  set(request, 'confirmSettle', opts.confirmSettle);
   set(request, 'reconnectAttempts', opts.reconnectAttempts);
   if (opts.dryRun) request.dryRun = true;
   if (opts.disconnectTimeout || opts.connectTimeout) {
@@ -175,6 +177,11 @@ export function registerFleet(program: Command): void {
     .option(
       '--poll-interval <duration>',
       'how often each run reads its store (default 15s)',
+      parseDurationText,
+    )
+    .option(
+      '--confirm-settle <duration>',
+      'per store: how long reads must say CONNECTED before it counts as back (default 30s)',
       parseDurationText,
     )
     .option('--disconnect-timeout <duration>', 'per store (default 10m)', parseDurationText)

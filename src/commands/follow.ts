@@ -1,6 +1,6 @@
 /** Following a run to its end, showing progress; shared by `start --wait`, `watch` and `demo`. */
 import type { MaintenanceClient } from '../client';
-import type { MaintenanceResult } from '../domain/status';
+import type { AuditReport, MaintenanceResult } from '../domain/status';
 import { progressPrinter, type ProgressPrinter } from './progress';
 
 export async function followRun(
@@ -22,6 +22,17 @@ export async function followRun(
   }
 }
 
+/** One line about the run's audit trail when something went wrong with it, else undefined. */
+export function auditLine(audit: AuditReport | undefined): string | undefined {
+  if (!audit || (audit.failures === 0 && audit.refused === 0 && audit.unwritten === 0)) return undefined;
+  const parts = [
+    audit.refused ? `${audit.refused} event(s) refused by the sink (markers stand in their place)` : '',
+    audit.unwritten ? `${audit.unwritten} event(s) not written` : '',
+    audit.failures ? `${audit.failures} failed write(s)` : '',
+  ].filter(Boolean);
+  return `AUDIT TRAIL: ${parts.join('; ')}${audit.lastProblem ? ` — ${audit.lastProblem}` : ''}`;
+}
+
 export function describeResult(result: MaintenanceResult): string {
   const lines = [`${result.outcome}: ${result.message}`];
   if (result.connectionError) {
@@ -29,9 +40,14 @@ export function describeResult(result: MaintenanceResult): string {
     lines.push(`  Next step: ${result.connectionError.action}`);
   }
   if (result.outcome === 'NEEDS_ATTENTION') {
+    const store = result.store.changedSinceObserved
+      ? `in an unknown state (last read ${result.store.lastObservedState ?? '?'} at ${result.store.lastObservedAt ?? '?'}, before a change)`
+      : (result.store.lastObservedState ?? 'in an unknown state');
     lines.push(
-      `  The store is ${result.store.lastObservedState ?? 'in an unknown state'}; traffic ${result.trafficRestored ? 'was restored' : 'stays drained'}.`,
+      `  The store is ${store}; traffic ${result.trafficRestored ? 'was restored' : 'stays drained'}.`,
     );
   }
+  const audit = auditLine(result.audit);
+  if (audit) lines.push(`  ${audit}`);
   return lines.join('\n');
 }

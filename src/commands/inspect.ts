@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { END_STATES, PHASES, type RunPhase } from '../domain/phases';
 import type { MaintenanceStatus } from '../domain/status';
 import { exitCodeFor, printJson, withClient, withConnectionOptions, type GlobalOptions } from './context';
-import { describeResult, followRun } from './follow';
+import { auditLine, describeResult, followRun } from './follow';
 import { progressLine } from './progress';
 
 function printStatus(status: MaintenanceStatus): void {
@@ -24,6 +24,8 @@ function printStatus(status: MaintenanceStatus): void {
     console.log(`  ${status.connectionError.code}: ${status.connectionError.meaning}`);
     console.log(`  next step: ${status.connectionError.action}`);
   }
+  const audit = auditLine(status.audit);
+  if (audit) console.log(`  ${audit}`);
   console.log('  timeline:');
   for (const span of status.timeline) {
     console.log(
@@ -69,7 +71,7 @@ export function registerInspect(program: Command): void {
         const result = await followRun(client, id, { intervalMs: opts.interval, quiet: opts.json === true });
         if (opts.json) printJson(result);
         else console.log(describeResult(result));
-        return exitCodeFor(result.outcome);
+        return exitCodeFor(result);
       });
     });
   program.addCommand(withConnectionOptions(watch));

@@ -34,6 +34,7 @@ interface StartOptions extends GlobalOptions {
   approvalTimeout?: string;
   canaryKey?: string;
   pollInterval?: string;
+  confirmSettle?: string;
   disconnectTimeout?: string;
   connectTimeout?: string;
   reconnectAttempts?: number;
@@ -97,6 +98,7 @@ export function requestFromFlags(opts: StartOptions): MaintenanceRequest {
   set('ticket', opts.ticket);
   set('canaryKeyId', opts.canaryKey);
   set('pollInterval', opts.pollInterval);
+  set('confirmSettle', opts.confirmSettle);
   set('reconnectAttempts', opts.reconnectAttempts);
   const drain = drainFromFlags(opts, base.drain);
   if (drain) request.drain = drain;
@@ -153,6 +155,11 @@ export function withRequestOptions(command: Command): Command {
     .option(
       '--poll-interval <duration>',
       'how often to read the connection state (default 15s)',
+      parseDurationText,
+    )
+    .option(
+      '--confirm-settle <duration>',
+      'how long every read must say CONNECTED before the store counts as back (default 30s; above KMS consistency lag)',
       parseDurationText,
     )
     .option(
@@ -248,7 +255,7 @@ export function registerStart(program: Command): void {
         const result = await followRun(client, started.workflowId, { quiet: opts.json === true });
         if (opts.json) printJson(result);
         else console.log(describeResult(result));
-        return exitCodeFor(result.outcome);
+        return exitCodeFor(result);
       });
       process.exitCode = code;
     });

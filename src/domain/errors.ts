@@ -30,6 +30,8 @@ export const FAILURE_TYPES = {
   needsAttention: 'NeedsAttention',
   /** Another maintenance of the same store is running; details carry its workflow id. */
   alreadyRunning: 'MaintenanceAlreadyRunning',
+  /** An update was refused by its validator; the message says why and what to send instead. */
+  updateRejected: 'UpdateRejected',
 } as const;
 
 export type FailureType = (typeof FAILURE_TYPES)[keyof typeof FAILURE_TYPES];
@@ -45,4 +47,20 @@ export const NON_RETRYABLE_FAILURE_TYPES: readonly string[] = [
   FAILURE_TYPES.cloudHsmClusterProblem,
   FAILURE_TYPES.kmsNonRetryable,
   FAILURE_TYPES.canaryFailed,
+];
+
+/**
+ * Failure types of the `audit` activity that retrying cannot fix: the writer sent a batch with a
+ * hole in it (a bug), or the sink is misconfigured. A refused event is not a failure: the
+ * activity writes an `audit.refused` marker in its place and reports it.
+ */
+export const AUDIT_FAILURE_TYPES = {
+  sequenceGap: 'AuditSequenceGap',
+  misconfigured: 'AuditSinkMisconfigured',
+  writeFailed: 'AuditWriteFailed',
+} as const;
+
+export const AUDIT_NON_RETRYABLE_TYPES: readonly string[] = [
+  AUDIT_FAILURE_TYPES.sequenceGap,
+  AUDIT_FAILURE_TYPES.misconfigured,
 ];

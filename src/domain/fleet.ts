@@ -19,6 +19,7 @@ import { FAILURE_TYPES } from './errors';
 import type { EndState } from './phases';
 import {
   CUSTOM_KEY_STORE_ID_PATTERN,
+  freeText as text,
   maintenanceRequestSchema,
   REGION_PATTERN,
   validateMaintenanceRequest,
@@ -46,13 +47,6 @@ export const FLEET_FAILURE_TYPES = {
   /** At least one store's run ended other than COMPLETED; the details carry the fleet result. */
   runsFailed: 'FleetRunsFailed',
 } as const;
-
-const text = (max: number) =>
-  z
-    .string({ error: 'must be a non-empty string' })
-    .trim()
-    .min(1, 'must not be empty')
-    .max(max, `must be at most ${max} characters`);
 
 /** The maintenance request each store gets, without the fields the fleet supplies. */
 export const fleetTemplateSchema = maintenanceRequestSchema.omit({

@@ -13,6 +13,7 @@
 import { z } from 'zod';
 import { formatDuration } from './duration';
 import { durationSchema } from './duration-schema';
+import { freeTextProblem } from './free-text';
 import { drainSpecSchema, type DrainSpec } from './traffic';
 
 export type { DrainSpec } from './traffic';
@@ -33,16 +34,27 @@ export const LIMITS = {
   connectTimeout: { default: 30 * MINUTE, min: 1 * SECOND, max: 24 * HOUR },
   pollInterval: { default: 15 * SECOND, min: 100, max: 10 * MINUTE },
   reconnectAttempts: { default: 3, min: 1, max: 10 },
+  confirmSettle: { default: 30 * SECOND, min: 1 * SECOND, max: 1 * HOUR },
 } as const;
 
 const duration = durationSchema;
 
-const text = (max: number) =>
+/** Free text from a caller: trimmed, bounded, and free of secrets and unstorable characters. */
+export const freeText = (max: number) =>
   z
     .string({ error: 'must be a non-empty string' })
     .trim()
     .min(1, 'must not be empty')
-    .max(max, `must be at most ${max} characters`);
+    .max(max, `must be at most ${max} characters`)
+    .superRefine((value, ctx) => {
+      const problem = freeTextProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    });
+
+const text = freeText;
+
+/** Caps shared by the request and the updates (`by` is a requester, `reason` a reason). */
+export const TEXT_LIMITS = { actor: 256, reason: 1024, ticket: 256 } as const;
 
 const windowSchema = z
   .strictObject(
@@ -65,9 +77,9 @@ export const maintenanceRequestSchema = z.strictObject({
   region: z.string().regex(REGION_PATTERN, 'must be an AWS Region code such as us-east-1').optional(),
   window: windowSchema,
   maxWindow: duration({ min: LIMITS.window.min, max: LIMITS.maxWindow.max }).optional(),
-  reason: text(1024),
-  requestedBy: text(256),
-  ticket: text(256).optional(),
+  reason: text(TEXT_LIMITS.reason),
+  requestedBy: text(TEXT_LIMITS.actor),
+  ticket: text(TEXT_LIMITS.ticket).optional(),
   approval: z
     .strictObject({
       required: z.boolean({ error: 'must be true or false' }),
@@ -96,6 +108,11 @@ export const maintenanceRequestSchema = z.strictObject({
     .max(LIMITS.reconnectAttempts.max)
     .optional(),
   pollInterval: duration(LIMITS.pollInterval).optional(),
+  /**
+   * How long every DescribeCustomKeyStores read must agree before a state counts as confirmed
+   * (the confirmation rule, docs/architecture.md): above KMS's eventual-consistency lag.
+   */
+  confirmSettle: duration(LIMITS.confirmSettle).optional(),
   dryRun: z.boolean().optional(),
   allowAlreadyDisconnected: z.boolean().optional(),
 });
@@ -118,6 +135,7 @@ export interface ResolvedMaintenanceRequest {
   readonly timeouts: { readonly disconnectMs: number; readonly connectMs: number };
   readonly reconnectAttempts: number;
   readonly pollIntervalMs: number;
+  readonly confirmSettleMs: number;
   readonly dryRun: boolean;
   readonly allowAlreadyDisconnected: boolean;
 }
@@ -189,6 +207,7 @@ export function validateMaintenanceRequest(input: unknown, nowMs: number): Valid
       },
       reconnectAttempts: r.reconnectAttempts ?? LIMITS.reconnectAttempts.default,
       pollIntervalMs: r.pollInterval ?? LIMITS.pollInterval.default,
+      confirmSettleMs: r.confirmSettle ?? LIMITS.confirmSettle.default,
       dryRun: r.dryRun ?? false,
       allowAlreadyDisconnected: r.allowAlreadyDisconnected ?? false,
     },

@@ -27,6 +27,23 @@ export interface DrainRecord {
   readonly changes: readonly Readonly<Record<string, unknown>>[];
 }
 
+/**
+ * How the run's audit events fared at the sink. The audit trail is a side channel: the run never
+ * waits on it while the store is offline, so its troubles are reported here instead.
+ */
+export interface AuditReport {
+  /** Events the sink has stored (or set aside with an `audit.refused` marker). */
+  readonly written: number;
+  /** Events not stored yet: a write under way, or the sink failing. */
+  readonly unwritten: number;
+  /** Writes that failed (each is retried with the next batch). */
+  readonly failures: number;
+  /** Events the sink refused (e.g. they looked like they carried a secret); a marker took their place. */
+  readonly refused: number;
+  /** The last failure or refusal, for humans. */
+  readonly lastProblem?: string;
+}
+
 export interface PlanStep {
   readonly phase: RunPhase;
   readonly description: string;
@@ -56,6 +73,13 @@ export interface MaintenanceStatus {
     readonly type?: KeyStoreType;
     readonly name?: string;
     readonly lastObservedState?: ConnectionState;
+    /** When `lastObservedState` was read (workflow time of the read's answer). */
+    readonly lastObservedAt?: string;
+    /**
+     * Present (true) when the run changed, or may have changed, the store after that read: the
+     * state now is unknown to the run (it then ends NEEDS_ATTENTION if it cannot read again).
+     */
+    readonly changedSinceObserved?: true;
     readonly connectionErrorCode?: string;
   };
   readonly connectAttempts: number;
@@ -79,6 +103,7 @@ export interface MaintenanceStatus {
   readonly connectionError?: ConnectionErrorReport;
   /** One line for humans: what is happening, or how the run ended and what to do. */
   readonly message: string;
+  readonly audit: AuditReport;
   readonly events: readonly AuditEvent[];
 }
 

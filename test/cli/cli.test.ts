@@ -45,6 +45,8 @@ describe('keystore-maint CLI', () => {
       'cli test',
       '--poll-interval',
       '200ms',
+      '--confirm-settle',
+      '1500ms',
     );
     expect(started.code).toBe(0);
     expect(started.stdout).toContain(`started keystore-maint/${REGION}/${id}`);
@@ -89,6 +91,8 @@ describe('keystore-maint CLI', () => {
           'to abort',
           '--poll-interval',
           '200ms',
+          '--confirm-settle',
+          '1500ms',
         )
       ).code,
     ).toBe(0);
@@ -118,6 +122,8 @@ describe('keystore-maint CLI', () => {
       'tls',
       '--poll-interval',
       '200ms',
+      '--confirm-settle',
+      '1500ms',
       '--wait',
     );
     expect(run.code).toBe(5);
@@ -144,6 +150,8 @@ describe('keystore-maint CLI', () => {
       'weekly patching',
       '--poll-interval',
       '200ms',
+      '--confirm-settle',
+      '1500ms',
       '--jitter',
       '5m',
     );

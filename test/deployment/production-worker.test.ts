@@ -112,7 +112,7 @@ describe('the production worker (compiled CLI, prebuilt workflow bundle)', () =>
       port: 0,
       connectDelayMs: 300,
       disconnectDelayMs: 200,
-      consistencyLagMs: 0,
+      consistencyLagMs: 1_000,
     });
     control = new SimulatorControl(sim.url);
     // Only what the image's environment would hold: nothing inherited from the test process
@@ -156,6 +156,7 @@ describe('the production worker (compiled CLI, prebuilt workflow bundle)', () =>
       reason: 'prod-mode test',
       requestedBy: 'ci',
       pollInterval: '200ms',
+      confirmSettle: '2s',
     };
     const workflowId = maintenanceWorkflowId(REGION, store.CustomKeyStoreId);
     expect(workflowId).toBe(`keystore-maint/us-east-1/${store.CustomKeyStoreId}`);

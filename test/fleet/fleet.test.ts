@@ -22,6 +22,7 @@ import {
   rejectionOf,
   startMaintenanceEnv,
   type MaintenanceEnv,
+  DEFAULT_CONFIRM_SETTLE,
 } from '../support/maintenance-env';
 import {
   customKeyStoreCalls,
@@ -140,6 +141,7 @@ describe('keyStoreFleetMaintenance', () => {
           window: { duration: '5m' },
           pollInterval: '200ms',
           timeouts: { disconnect: '2m', connect: '2m' },
+          confirmSettle: DEFAULT_CONFIRM_SETTLE,
         },
       }),
       { name: uniqueFleetName() },

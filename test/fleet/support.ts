@@ -5,7 +5,7 @@ import { CUSTOM_KEY_STORE_OPERATIONS, type SimCall } from '../../src/sim';
 import type { FleetRequest, FleetResult, FleetStatus } from '../../src/domain/fleet';
 import { FleetClient } from '../../src/fleet-client';
 import { peakCallsInAnyWindow } from '../../src/kms/rate-limit';
-import { REGION, eventually, type MaintenanceEnv } from '../support/maintenance-env';
+import { DEFAULT_CONFIRM_SETTLE, REGION, eventually, type MaintenanceEnv } from '../support/maintenance-env';
 
 export function fleetClient(env: MaintenanceEnv): FleetClient {
   return new FleetClient(env.temporal.client, env.taskQueue, REGION);
@@ -18,6 +18,7 @@ export function fleetRequest(overrides: Partial<FleetRequest> = {}): FleetReques
       window: { duration: '1s' },
       pollInterval: '200ms',
       timeouts: { disconnect: '2m', connect: '2m' },
+      confirmSettle: DEFAULT_CONFIRM_SETTLE,
     },
     requestedBy: 'fleet-tester@example.com',
     reason: 'fleet test',

@@ -12,6 +12,7 @@ import { startDevServer } from '../../src/temporal/dev-server';
 import { freePort } from '../../src/temporal/free-port';
 import { scenario } from './report';
 import { checkRun, HAPPY_ACCEPTED, scenarioWorld, waitForPhase } from './support';
+import { DEFAULT_CONSISTENCY_LAG_MS } from '../support/maintenance-env';
 
 describe('infrastructure restart', () => {
   it.concurrent('Temporal dev server restarted during the window', async () => {
@@ -68,7 +69,7 @@ describe('infrastructure restart', () => {
             region: 'us-east-1',
             connectDelayMs: 300,
             disconnectDelayMs: 200,
-            consistencyLagMs: 0,
+            consistencyLagMs: DEFAULT_CONSISTENCY_LAG_MS,
             quotaRps: 0,
           });
           const result = await world.client.result(world.storeId);

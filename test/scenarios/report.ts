@@ -5,6 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { behaviourCodeHash } from '../../src/util/code-hash';
 import { projectRoot } from '../../src/util/project-root';
 
 export const REPORT_DIR = join(projectRoot(), 'test-results', 'scenarios');
@@ -16,6 +17,8 @@ export interface ScenarioRecord {
   readonly observed: string;
   readonly ok: boolean;
   readonly seconds: number;
+  /** The workflow and activity code the scenario ran (src/util/code-hash.ts). */
+  readonly codeHash: string;
 }
 
 /** Runs `body` (which returns the observed outcome in words), records it, and rethrows failures. */
@@ -43,6 +46,7 @@ export async function scenario(
     observed,
     ok,
     seconds: (Date.now() - started) / 1000,
+    codeHash: behaviourCodeHash(),
   };
   mkdirSync(REPORT_DIR, { recursive: true });
   const slug = `${group}-${name}`.toLowerCase().replace(/[^a-z0-9]+/g, '-');

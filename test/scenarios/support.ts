@@ -26,7 +26,13 @@ import {
   type RunningSimulator,
   type SimulatorOptions,
 } from '../../src/sim';
-import { MUTATING_OPERATIONS, REGION, TEST_CREDENTIALS } from '../support/maintenance-env';
+import {
+  DEFAULT_CONFIRM_SETTLE,
+  DEFAULT_CONSISTENCY_LAG_MS,
+  MUTATING_OPERATIONS,
+  REGION,
+  TEST_CREDENTIALS,
+} from '../support/maintenance-env';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
 
 export interface ScenarioWorld {
@@ -57,7 +63,7 @@ export async function scenarioWorld(
     region: REGION,
     connectDelayMs: 300,
     disconnectDelayMs: 200,
-    consistencyLagMs: 0,
+    consistencyLagMs: DEFAULT_CONSISTENCY_LAG_MS,
     quotaRps: 0,
     ...options.sim,
   });
@@ -128,6 +134,7 @@ export async function scenarioWorld(
       requestedBy: 'scenario-suite',
       pollInterval: '200ms',
       timeouts: { disconnect: '2m', connect: '2m' },
+      confirmSettle: DEFAULT_CONFIRM_SETTLE,
       canaryKeyId,
       drain: { provider: 'alias', aliases: aliases.map((a) => a.name), fallbackKeyId },
       ...overrides,

@@ -10,6 +10,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
 import { startDevServer } from '../../src/temporal/dev-server';
 import { projectRoot } from '../../src/util/project-root';
+import { writeReliabilityReport } from './reliability-report';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -34,6 +35,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return async () => {
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
+    // The matrix (npm test) and the scenarios (test:scenarios) both end here.
+    console.log(writeReliabilityReport());
   };
 }
 

@@ -24,6 +24,13 @@ import type { AuditSink } from '../../src/audit/sink';
 import { connectTestTemporal, uniqueName, type TestTemporal } from './temporal';
 
 export const REGION = 'us-east-1';
+
+/**
+ * KMS is eventually consistent, so tests are too by default: Describe shows a change this late.
+ * Requests confirm "back" across a little more than that (`confirmSettle`).
+ */
+export const DEFAULT_CONSISTENCY_LAG_MS = 1_000;
+export const DEFAULT_CONFIRM_SETTLE = '1500ms';
 export const TEST_CREDENTIALS = { accessKeyId: 'AKIDTESTKEYSTOREMAINT', secretAccessKey: 'test-secret' };
 
 export const MUTATING_OPERATIONS = new Set([
@@ -42,7 +49,12 @@ export interface MaintenanceEnv {
   readonly control: SimulatorControl;
   readonly audit: MemoryAuditSink;
   readonly taskQueue: string;
+  /** The running worker (replaced by `startWorker`). */
   readonly worker: Worker;
+  /** Shuts the worker down and waits until it has stopped; runs keep their state in Temporal. */
+  stopWorker(): Promise<void>;
+  /** Starts a new worker on the same task queue, after `stopWorker`. */
+  startWorker(): Promise<void>;
   /** Starts a run under the canonical workflow id. */
   start(
     request: Partial<MaintenanceRequest> & { customKeyStoreId: string },
@@ -69,26 +81,28 @@ export async function startMaintenanceEnv(
     region: REGION,
     connectDelayMs: 300,
     disconnectDelayMs: 200,
-    consistencyLagMs: 0,
+    consistencyLagMs: DEFAULT_CONSISTENCY_LAG_MS,
     quotaRps: 0,
     ...simOptions,
   });
   const control = new SimulatorControl(sim.url);
   const audit = new MemoryAuditSink(options.auditSink);
   const taskQueue = uniqueName('maint');
-  const worker = await createMaintenanceWorker({
-    connection: temporal.nativeConnection,
-    namespace: temporal.namespace,
-    taskQueue,
-    workflowBundlePath: inject('workflowBundlePath'),
-    deps: {
-      kms: kmsClientProvider({ endpoint: sim.url, credentials: TEST_CREDENTIALS }),
-      auditSink: audit,
-      defaultRegion: REGION,
-      webhookSecret: (variable) => options.webhookSecrets?.[variable],
-    },
-  });
-  const running = worker.run();
+  const newWorker = () =>
+    createMaintenanceWorker({
+      connection: temporal.nativeConnection,
+      namespace: temporal.namespace,
+      taskQueue,
+      workflowBundlePath: inject('workflowBundlePath'),
+      deps: {
+        kms: kmsClientProvider({ endpoint: sim.url, credentials: TEST_CREDENTIALS }),
+        auditSink: audit,
+        defaultRegion: REGION,
+        webhookSecret: (variable) => options.webhookSecrets?.[variable],
+      },
+    });
+  let worker = await newWorker();
+  let running: Promise<void> | undefined = worker.run();
 
   const request = (
     customKeyStoreId: string,
@@ -100,6 +114,7 @@ export async function startMaintenanceEnv(
     requestedBy: 'tester@example.com',
     pollInterval: '200ms',
     timeouts: { disconnect: '30s', connect: '30s' },
+    confirmSettle: DEFAULT_CONFIRM_SETTLE,
     ...overrides,
   });
 
@@ -109,7 +124,18 @@ export async function startMaintenanceEnv(
     control,
     audit,
     taskQueue,
-    worker,
+    get worker() {
+      return worker;
+    },
+    stopWorker: async () => {
+      worker.shutdown();
+      await running;
+      running = undefined;
+    },
+    startWorker: async () => {
+      worker = await newWorker();
+      running = worker.run();
+    },
     request,
     start: async (partial) => {
       const full: MaintenanceRequest = { ...request(partial.customKeyStoreId), ...partial };
@@ -121,8 +147,10 @@ export async function startMaintenanceEnv(
       });
     },
     close: async () => {
-      worker.shutdown();
-      await running;
+      if (running) {
+        worker.shutdown();
+        await running;
+      }
       await sim.stop();
       await temporal.close();
     },

@@ -16,8 +16,15 @@ export interface Controller {
   readonly url: string;
   readonly received: { action: string; validSignature: boolean; raw: string }[];
   statusPolls: number;
-  /** How the controller behaves. */
-  mode: 'ok' | 'slow' | 'error500' | 'fails';
+  /**
+   * How the controller behaves: `act-then-500` records (and performs) the action, then answers
+   * 500 — an outcome the sender cannot tell from a failure.
+   */
+  mode: 'ok' | 'slow' | 'error500' | 'fails' | 'act-then-500';
+  /** Delay before answering a POST, after the action was recorded (a slow controller). */
+  postDelayMs: number;
+  /** The actions received, in order (`drain`, `restore`). */
+  actions(): string[];
   close(): Promise<void>;
 }
 
@@ -36,6 +43,8 @@ export async function startController(secret: string): Promise<Controller> {
     received: [],
     statusPolls: 0,
     mode: 'ok',
+    postDelayMs: 0,
+    actions: () => controller.received.map((r) => r.action),
   };
   const server = createServer((req, res) => {
     void (async () => {
@@ -63,6 +72,11 @@ export async function startController(secret: string): Promise<Controller> {
         controller.received.push({ action: body.action, validSignature: true, raw });
         lastAction = body.action;
         acceptedAt = Date.now();
+        if (controller.postDelayMs > 0) await new Promise((r) => setTimeout(r, controller.postDelayMs));
+        if (controller.mode === 'act-then-500') {
+          res.writeHead(500).end('controller broken after acting');
+          return;
+        }
         res.writeHead(202, { 'content-type': 'application/json' }).end('{"accepted":true}');
         return;
       }

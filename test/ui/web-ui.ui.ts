@@ -73,6 +73,7 @@ function request(customKeyStoreId: string, window: string): MaintenanceRequest {
     reason: 'rotate the HSM cluster certificate',
     requestedBy: OPERATOR,
     pollInterval: '200ms',
+    confirmSettle: '2s',
   };
 }
 
@@ -117,7 +118,7 @@ beforeAll(async () => {
   const [started, launched] = await Promise.allSettled([
     startLocalStack({
       auditFile: join(workDir, 'audit.jsonl'),
-      simulator: { connectDelayMs: 300, disconnectDelayMs: 200, consistencyLagMs: 0, quotaRps: 0 },
+      simulator: { connectDelayMs: 300, disconnectDelayMs: 200, consistencyLagMs: 1_000, quotaRps: 0 },
     }),
     launchChromium(),
   ]);
@@ -200,6 +201,7 @@ describe.sequential('the Temporal Web UI (2.42.1, served by the dev server)', ()
         requestedBy: OPERATOR,
         ticket: 'CHG-1234',
         pollInterval: '200ms',
+        confirmSettle: '2s',
       },
     });
     expect(typed).toBe(workflowId);

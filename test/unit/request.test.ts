@@ -60,6 +60,7 @@ describe('validateMaintenanceRequest', () => {
         timeouts: { disconnectMs: 600_000, connectMs: 1_800_000 },
         reconnectAttempts: 3,
         pollIntervalMs: 15_000,
+        confirmSettleMs: 30_000,
         dryRun: false,
         allowAlreadyDisconnected: false,
       },

@@ -1,0 +1,4 @@
+/** The interruption matrix: sigkill in every phase (see matrix-suite.ts and cell.ts). */
+import { interruptionMatrix } from './matrix-suite';
+
+interruptionMatrix('sigkill');

@@ -1,0 +1,24 @@
+/**
+ * `patched()` ids. Each guards a change that alters the commands a run issues, so that runs
+ * started by an older worker (histories without the marker) replay with the old behaviour and
+ * new runs get the new one. The run decides once, at its start, and keeps that decision for its
+ * whole life. Never rename or reuse an id; remove a guard only once no run that started before it
+ * can still be open (the longest run is `maxWindow` plus the timeouts, at most about 9 days) — and
+ * then keep the new branch.
+ */
+export const PATCHES = {
+  /**
+   * Interruption safety, one set of changes introduced together:
+   * - audit batches are written in the background (workflows/run-audit.ts): a phase change no
+   *   longer waits for its batch (before: up to two minutes of retries per phase);
+   * - steps that change something (disconnect, connect, drain, restore) are cancelled with
+   *   WAIT_CANCELLATION_COMPLETED and heartbeat (before: TRY_CANCEL, compensation ran beside them);
+   * - "back" is confirmed by reads that agree across `confirmSettle` (VERIFYING), with a
+   *   reconnect when they do not (before: one Describe that said CONNECTED was believed);
+   * - compensation restores traffic after any drain that may have been accepted, and any failure
+   *   while compensating ends NEEDS_ATTENTION (before: an unanswered webhook drain was never
+   *   undone, and such a failure escaped as a generic workflow failure);
+   * - a cancelled run is classified by its scope, not by the shape of the error it surfaced.
+   */
+  interruptionSafety: 'interruption-safety-v1',
+} as const;
