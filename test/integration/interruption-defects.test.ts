@@ -113,6 +113,19 @@ describe('1. abort or cancel while the disconnect is in flight or not yet visibl
       }
       const result = await finalReport(handle);
       expectReportMatchesTruth(result, await groundTruth(env.control, kms, id, {}));
+      // The lag was really met: compensation read a stale CONNECTED, and did not believe it.
+      const actions = result.events.map((e) => e.action);
+      expect(
+        result.events.some(
+          (e) =>
+            e.action === 'kms.connect' && e.outcome === 'skipped' && e.detail.stateBefore === 'CONNECTED',
+        ),
+        actions.join(', '),
+      ).toBe(true);
+      expect(
+        actions.includes('verify.notConfirmed') || actions.includes('connect.notUnderWay'),
+        actions.join(', '),
+      ).toBe(true);
     });
   }
 });

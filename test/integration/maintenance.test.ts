@@ -170,7 +170,7 @@ describe('keyStoreMaintenance', () => {
 
   it('eventual consistency: a stale CONNECTED after Disconnect is waited out', async () => {
     const id = await connectedStore(env.control, 'AWS_CLOUDHSM', { consistencyLagMs: 1500 });
-    const handle = await env.start({ customKeyStoreId: id });
+    const handle = await env.start({ customKeyStoreId: id, confirmSettle: '2s' });
     const result = await outcomeOf(handle);
     expect(result.outcome).toBe('COMPLETED');
     const calls = await callsFor(env.control, id);
@@ -182,6 +182,8 @@ describe('keyStoreMaintenance', () => {
     const waits = result.events.filter((e) => e.action === 'wait.completed');
     expect(Number(waits[0]?.detail.polls)).toBeGreaterThan(1);
     expect(describesAfter.length).toBeGreaterThan(2);
+    // The wait for DISCONNECTED outlasted the lag: the stale CONNECTED reads were not believed.
+    expect(Number(waits[0]?.detail.elapsedMs)).toBeGreaterThanOrEqual(1_500);
   });
 
   it('throttling and KMSInternalException bursts are absorbed by retries', async () => {

@@ -271,7 +271,8 @@ describe('8. updates that race the run', () => {
       await kms.send(new CreateAliasCommand({ AliasName: name, TargetKeyId: key }));
       aliases.push(name);
     }
-    await env.control.addFault({ operation: 'DescribeKey', latencyMs: 2_000, count: 7 });
+    // Seven DescribeKey calls of 3.5 s: the plan outlasts the 20 s heartbeat timeout, unless it beats.
+    await env.control.addFault({ operation: 'DescribeKey', latencyMs: 3_500, count: 7 });
     const handle = await env.start({
       customKeyStoreId: storeId,
       drain: { provider: 'alias', aliases, fallbackKeyId },

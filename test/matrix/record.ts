@@ -11,6 +11,9 @@ import type { CellRecord } from './cell';
 
 export const MATRIX_RECORD_DIR = join(projectRoot(), 'test-results', 'reliability', 'matrix');
 
+/** The code this test process loaded (hashed once: an edit during the run must not relabel it). */
+const CODE_HASH = behaviourCodeHash();
+
 export function recordMatrixCell(record: CellRecord): void {
   mkdirSync(MATRIX_RECORD_DIR, { recursive: true });
   const { cell } = record;
@@ -19,6 +22,6 @@ export function recordMatrixCell(record: CellRecord): void {
     .toLowerCase();
   writeFileSync(
     join(MATRIX_RECORD_DIR, `${slug}.json`),
-    JSON.stringify({ ...record, codeHash: behaviourCodeHash(), at: new Date().toISOString() }),
+    JSON.stringify({ ...record, codeHash: CODE_HASH, at: new Date().toISOString() }),
   );
 }

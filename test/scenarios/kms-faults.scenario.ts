@@ -75,11 +75,13 @@ describe('KMS faults', () => {
       async () => {
         const world = await scenarioWorld({ store: { consistencyLagMs: 2_000 } });
         try {
-          const result = await run(world);
-          const polls = result.events
-            .filter((e) => e.action === 'wait.completed')
-            .map((e) => Number(e.detail.polls));
+          // The confirmation must span more than the lag (docs/architecture.md).
+          const result = await run(world, { confirmSettle: '2500ms' });
+          const waits = result.events.filter((e) => e.action === 'wait.completed');
+          const polls = waits.map((e) => Number(e.detail.polls));
           expect(Math.min(...polls)).toBeGreaterThan(3);
+          // Each wait outlasted the lag: the stale reads were seen and not believed.
+          for (const wait of waits) expect(Number(wait.detail.elapsedMs)).toBeGreaterThanOrEqual(2_000);
           return `${await checkRun(world, result, { outcome: 'COMPLETED', storeState: 'CONNECTED', aliasesRestored: true, accepted: HAPPY_ACCEPTED })}; polls per wait ${polls.join(', ')}`;
         } finally {
           await world.close();

@@ -10,6 +10,9 @@ import { projectRoot } from '../../src/util/project-root';
 
 export const REPORT_DIR = join(projectRoot(), 'test-results', 'scenarios');
 
+/** The code this test process loaded (hashed once: an edit during the run must not relabel it). */
+const CODE_HASH = behaviourCodeHash();
+
 export interface ScenarioRecord {
   readonly group: string;
   readonly name: string;
@@ -46,7 +49,7 @@ export async function scenario(
     observed,
     ok,
     seconds: (Date.now() - started) / 1000,
-    codeHash: behaviourCodeHash(),
+    codeHash: CODE_HASH,
   };
   mkdirSync(REPORT_DIR, { recursive: true });
   const slug = `${group}-${name}`.toLowerCase().replace(/[^a-z0-9]+/g, '-');
