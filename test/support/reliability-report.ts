@@ -43,8 +43,11 @@ export function writeReliabilityReport(): string {
   const scenarios = readJson<ScenarioRecord>(REPORT_DIR).filter((r) => r.codeHash === hash);
   const covered = new Set(cells.map((r) => `${r.cell.interruption}/${r.cell.phase}`));
   const wanted = INTERRUPTIONS.length * PHASES.length;
-  if (covered.size < wanted || scenarios.length === 0) {
-    return `docs/reliability.md not rewritten: for the current code (${hash}) there are ${covered.size} of ${wanted} matrix cells (npm test) and ${scenarios.length} scenarios (npm run test:scenarios)`;
+  const groups = new Set(scenarios.map((r) => r.group));
+  // A partial or failing run (a filtered file, a broken scenario) never replaces the page.
+  const complete = GROUP_ORDER.every((g) => groups.has(g)) && scenarios.every((r) => r.ok);
+  if (covered.size < wanted || !complete) {
+    return `docs/reliability.md not rewritten: for the current code (${hash}) there are ${covered.size} of ${wanted} matrix cells (npm test) and ${scenarios.length} scenarios in ${groups.size} of ${GROUP_ORDER.length} groups${complete ? '' : ', not all passing'} (npm run test:scenarios)`;
   }
   cells.sort(
     (a, b) =>
