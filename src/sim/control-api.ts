@@ -5,7 +5,8 @@
  *
  * Errors: a malformed request is a 400 `{ "error": "InvalidRequest", "field": "...", "message": "..." }`
  * naming the field; an unknown store or fault id is a 404; an unknown route a 404; a wrong method
- * a 405; a uniqueness clash a 409.
+ * a 405; a uniqueness clash a 409; a body over `MAX_BODY_BYTES` a 413 `RequestEntityTooLarge`,
+ * whatever the route (never read as an empty body, which would make e.g. a PATCH a silent no-op).
  */
 import type { z } from 'zod';
 import {
@@ -18,7 +19,7 @@ import {
   storePatchSchema,
 } from './control-schemas';
 import { isKmsOperation, type ConnectionSnapshot, type StoreRecord } from './model';
-import { isJsonObject, type JsonObject } from './protocol';
+import { isJsonObject, MAX_BODY_BYTES, type JsonObject } from './protocol';
 import { ControlError, type Simulator } from './simulator';
 import { forceState, visibleConnection } from './store-state';
 import { storeEntry } from './stores';
@@ -30,6 +31,8 @@ export interface ControlRequest {
   /** Path and query, as in `IncomingMessage.url`. */
   url: string;
   body: string;
+  /** The body exceeded `MAX_BODY_BYTES` and was not kept. */
+  bodyTooLarge?: boolean;
 }
 
 export interface ControlResponse {
@@ -40,6 +43,13 @@ export interface ControlResponse {
 
 export function handleControlRequest(sim: Simulator, request: ControlRequest): ControlResponse {
   try {
+    if (request.bodyTooLarge) {
+      throw new ControlError(
+        413,
+        'RequestEntityTooLarge',
+        `The request body exceeds the limit of ${MAX_BODY_BYTES} bytes (1 MiB)`,
+      );
+    }
     sim.advanceStores();
     return route(sim, request);
   } catch (err) {

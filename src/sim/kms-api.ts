@@ -2,6 +2,8 @@
  * One KMS request, from headers and body to status and JSON body. The checks run in the order
  * every tool relies on:
  *
+ *   0. the body is at most `MAX_BODY_BYTES`, else a 413 `RequestEntityTooLargeException` (the
+ *      body was not kept, so nothing else can be judged);
  *   1. `Authorization` present, else `MissingAuthenticationTokenException` (signatures are not
  *      verified);
  *   2. the body parses as a JSON object, else `SerializationException`;
@@ -13,19 +15,27 @@
  *   7. injected `after` faults: the operation took effect, then latency and/or an exception
  *      replace the answer.
  *
- * Every request, refused or not, lands in the call log with its request id.
+ * Every request, refused or not, lands in the call log with its request id (a bounded copy of its
+ * parameters: see call-log.ts).
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { isCustomKeyStoreOperation, isKmsOperation } from './model';
 import { OPERATIONS } from './operations';
-import { isJsonObject, KMS_TARGET_PREFIX, KmsError, type JsonObject } from './protocol';
+import {
+  BODY_TOO_LARGE_EXCEPTION,
+  BODY_TOO_LARGE_MESSAGE,
+  isJsonObject,
+  KMS_TARGET_PREFIX,
+  KmsError,
+  type JsonObject,
+} from './protocol';
 import type { Simulator } from './simulator';
 
 export interface KmsRequest {
   method: string;
   headers: IncomingHttpHeaders;
   body: string;
-  /** The body exceeded the size limit and was not kept. */
+  /** The body exceeded `MAX_BODY_BYTES` and was not kept. */
   bodyTooLarge?: boolean;
 }
 
@@ -46,6 +56,7 @@ export async function handleKmsRequest(
   let params: Record<string, unknown> = {};
   let response: KmsResponse;
   try {
+    if (request.bodyTooLarge) throw new KmsError(BODY_TOO_LARGE_EXCEPTION, BODY_TOO_LARGE_MESSAGE);
     if (!headerValue(request.headers, 'authorization')) {
       throw new KmsError('MissingAuthenticationTokenException', 'Missing Authentication Token');
     }
@@ -97,7 +108,6 @@ function errorResponse(sim: Simulator, err: unknown, operation: string): KmsResp
 }
 
 function parseBody(request: KmsRequest): Record<string, unknown> {
-  if (request.bodyTooLarge) throw new KmsError('SerializationException', 'The request body is too large.');
   if (request.body.trim() === '') return {};
   let parsed: unknown;
   try {

@@ -5,10 +5,20 @@
  * KMS service model gives the exception. The AWS SDK picks the exception class from `__type`, so
  * the name must be exact; the status decides whether the SDK treats it as a client or server fault
  * (and whether its retry strategy retries it).
+ *
+ * Request bodies, on the KMS endpoint and the control API alike, are limited to `MAX_BODY_BYTES`:
+ * a larger one is answered 413 without being kept or parsed, as an HTTP front end refuses a
+ * request entity that is too large (KMS's own requests are tens of KiB at most).
  */
 
 export const KMS_TARGET_PREFIX = 'TrentService.';
 export const KMS_CONTENT_TYPE = 'application/x-amz-json-1.1';
+
+/** Request bodies above this are refused with a 413. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+/** The exception name of that 413 on the KMS endpoint (the control API says `RequestEntityTooLarge`). */
+export const BODY_TOO_LARGE_EXCEPTION = 'RequestEntityTooLargeException';
+export const BODY_TOO_LARGE_MESSAGE = `Request Entity Too Large: the request body exceeds the limit of ${MAX_BODY_BYTES} bytes (1 MiB).`;
 
 /** JSON values as the simulator writes them (undefined members are dropped by JSON.stringify). */
 export type Json = string | number | boolean | null | readonly Json[] | JsonObject;
@@ -35,6 +45,8 @@ const STATUS_BY_EXCEPTION: Readonly<Record<string, number>> = {
   InternalFailure: 500,
   DependencyTimeoutException: 503,
   ServiceUnavailableException: 503,
+  // Not in the model: the front end's answer to a body over MAX_BODY_BYTES.
+  [BODY_TOO_LARGE_EXCEPTION]: 413,
 };
 
 export function statusForException(name: string): number {

@@ -1,6 +1,7 @@
 /**
  * The simulator's HTTP server: KMS's JSON 1.1 endpoint on `POST /` and the control API under
- * `/_sim/`, on one port. Every response carries an `x-amzn-RequestId`. `stop()` clears the store
+ * `/_sim/`, on one port. Every response carries an `x-amzn-RequestId`. A body over `MAX_BODY_BYTES`
+ * is read to its end but not kept, and either API answers it with a 413. `stop()` clears the store
  * timers, ends injected-latency waits and closes the server including keep-alive sockets, so a
  * test process is left with no open handles.
  */
@@ -9,7 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { resolveOptions, type SimulatorOptions } from './config';
 import { CONTROL_PREFIX, handleControlRequest } from './control-api';
 import { handleKmsRequest } from './kms-api';
-import { KMS_CONTENT_TYPE } from './protocol';
+import { KMS_CONTENT_TYPE, MAX_BODY_BYTES } from './protocol';
 import { Simulator } from './simulator';
 
 export interface RunningSimulator {
@@ -18,9 +19,6 @@ export interface RunningSimulator {
   port: number;
   stop(): Promise<void>;
 }
-
-/** Request bodies above this are refused; KMS's own limits are far lower. */
-const MAX_BODY_BYTES = 1024 * 1024;
 
 /**
  * Starts a simulator. Throws `SimulatorOptionsError` naming a bad option, or an error describing
@@ -71,7 +69,8 @@ async function serve(sim: Simulator, req: IncomingMessage, res: ServerResponse):
     const response = handleControlRequest(sim, {
       method: req.method ?? 'GET',
       url,
-      body: tooLarge ? '' : body,
+      body,
+      bodyTooLarge: tooLarge,
     });
     sim.log(`SIM ${req.method ?? ''} ${url} -> ${response.status}`);
     send(res, response.status, requestId, response.body, 'application/json');

@@ -149,12 +149,23 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return current;
 }
 
+/**
+ * How deep `withoutNulls` looks. KMS's request shapes nest structures two levels at most, so
+ * nothing deeper can be a modelled member; stopping here keeps a hostile body nested thousands of
+ * levels deep from overflowing the stack. Deeper values are passed on as they are: inside an
+ * unknown member they are ignored, in place of a modelled one they are the wrong type.
+ */
+const MAX_MEMBER_DEPTH = 8;
+
 /** AWS treats a `null` member as absent. */
-function withoutNulls(value: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+function withoutNulls(value: Record<string, unknown>, depth = 0): Record<string, unknown> {
+  const out: [string, unknown][] = [];
   for (const [key, member] of Object.entries(value)) {
     if (member === null) continue;
-    out[key] = isJsonObject(member) ? withoutNulls(member) : member;
+    out.push([
+      key,
+      isJsonObject(member) && depth < MAX_MEMBER_DEPTH ? withoutNulls(member, depth + 1) : member,
+    ]);
   }
-  return out;
+  return Object.fromEntries(out);
 }
