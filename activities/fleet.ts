@@ -10,7 +10,7 @@ import { budgetedKmsCall, type KmsCallDeps } from './kms-call';
 
 export interface ListKeyStoresInput {
   readonly region: string;
-  /** A glob or a /regex/ on CustomKeyStoreName (see src/domain/fleet.ts). */
+  /** A glob on the whole CustomKeyStoreName (see compileNamePattern in src/domain/fleet.ts). */
   readonly namePattern: string;
 }
 

@@ -16,6 +16,24 @@ import { registerSchedule } from './commands/schedule';
 import { registerFleet } from './commands/fleet';
 import { registerDemo } from './commands/demo';
 import { registerAudit } from './commands/audit';
+import { TERMINAL_MESSAGE_MAX_LENGTH, terminalText } from './commands/terminal-text';
+
+/**
+ * An error as one message for stderr. Messages often quote what a far side said (Temporal, KMS,
+ * a webhook, the audit sink) or the caller's own input: made safe to print (see terminal-text.ts).
+ */
+export function errorText(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return `keystore-maint: ${terminalText(message, { maxLength: TERMINAL_MESSAGE_MAX_LENGTH })}`;
+}
+
+/** Commander's own errors (unknown option, bad value) quote the command line: escaped as well. */
+function safeOutput(command: Command): void {
+  command.configureOutput({
+    outputError: (text, write) => write(terminalText(text, { maxLength: TERMINAL_MESSAGE_MAX_LENGTH })),
+  });
+  for (const sub of command.commands) safeOutput(sub);
+}
 
 export function buildProgram(): Command {
   const program = new Command('keystore-maint')
@@ -37,6 +55,7 @@ export function buildProgram(): Command {
   registerTemporalEnsure(program);
   for (const command of program.commands)
     command.exitOverride().showHelpAfterError('(run with --help for usage)');
+  safeOutput(program);
   return program;
 }
 
@@ -54,14 +73,14 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     if (err instanceof AuditConfigError || err instanceof AuditSourceNotFoundError) {
-      console.error(`keystore-maint: ${err.message}`);
+      console.error(errorText(err));
       return EXIT.usage;
     }
     if (err instanceof CliError) {
-      console.error(`keystore-maint: ${err.message}`);
+      console.error(errorText(err));
       return err.exitCode;
     }
-    console.error(`keystore-maint: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(errorText(err));
     return EXIT.error;
   }
 }
@@ -72,7 +91,11 @@ if (require.main === module) {
       process.exitCode = code;
     },
     (err: unknown) => {
-      console.error(err);
+      console.error(
+        terminalText(err instanceof Error ? (err.stack ?? err.message) : String(err), {
+          maxLength: TERMINAL_MESSAGE_MAX_LENGTH,
+        }),
+      );
       process.exitCode = EXIT.error;
     },
   );

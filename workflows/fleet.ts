@@ -31,6 +31,7 @@ import {
   condition,
   continueAsNew,
   isCancellation,
+  patched,
   setHandler,
   startChild,
   workflowInfo,
@@ -56,6 +57,7 @@ import type { MaintenanceResult } from '../src/domain/status';
 import { fleetActivities, setupActivities } from './activity-options';
 import { fleetAbortUpdate, fleetStatusQuery, type FleetAbortArgs } from './fleet-messages';
 import { rootMessage } from './failures';
+import { PATCHES } from './patches';
 import { keyStoreMaintenance } from './maintenance';
 import { actorField, argumentObject, reasonField, rejectUpdate } from './update-arguments';
 
@@ -186,7 +188,11 @@ class FleetRun {
   }
 
   async execute(continued: boolean): Promise<FleetResult> {
-    const validation = validateFleetRequest(this.input, Date.now());
+    // A continued run's stores are already selected; a fleet started when `/regex/` patterns were
+    // accepted keeps validating as it did (workflows/patches.ts).
+    const validation = validateFleetRequest(this.input, Date.now(), {
+      patternAlreadyResolved: continued || !patched(PATCHES.fleetGlobsOnly),
+    });
     if (!validation.ok) {
       this.phase = 'FAILED';
       this.message = `invalid fleet request: ${validation.problems.join('; ')}`;

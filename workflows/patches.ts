@@ -21,4 +21,17 @@ export const PATCHES = {
    * - a cancelled run is classified by its scope, not by the shape of the error it surfaced.
    */
   interruptionSafety: 'interruption-safety-v1',
+  /**
+   * Webhook controllers live in the worker's configuration: a request names one
+   * (`drain.controller`) and a request with `drain.url` is refused. Runs started before keep
+   * validating their request with the URL form (the worker calls such a URL only when it is a
+   * configured controller's).
+   */
+  webhookControllersOnWorker: 'webhook-controllers-on-worker-v1',
+  /**
+   * A fleet's `namePattern` is a glob; `/regex/` is refused (one can take the worker exponential
+   * time). Fleets started before keep validating with the old form (their stores were selected
+   * when they started; the pattern is never matched again).
+   */
+  fleetGlobsOnly: 'fleet-globs-only-v1',
 } as const;

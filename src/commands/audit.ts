@@ -14,6 +14,7 @@ import { createMaintenanceClient } from '../client';
 import { CUSTOM_KEY_STORE_ID_PATTERN } from '../domain/request';
 import { withConnectionOptions, type GlobalOptions } from './context';
 import { CliError, EXIT } from './exit-codes';
+import { TERMINAL_MESSAGE_MAX_LENGTH, terminalText } from './terminal-text';
 
 interface SinkOptions {
   file?: string;
@@ -113,7 +114,8 @@ export function registerAudit(program: Command): void {
         throw new CliError(
           'the stdout sink keeps no trail to verify; verify where your log pipeline stores it',
         );
-      console.log(formatVerifyReport(report));
+      // The report quotes the trail (ids, damaged text): made safe to print.
+      console.log(terminalText(formatVerifyReport(report), { maxLength: TERMINAL_MESSAGE_MAX_LENGTH }));
       process.exitCode = report.ok ? EXIT.ok : EXIT.auditBroken;
     }),
   );
@@ -145,16 +147,17 @@ export function registerAudit(program: Command): void {
           );
         }
         const history = await temporalHistory(opts, workflowIds);
-        console.log(
-          exportAuditTrail(events, {
-            format: opts.format === 'md' ? 'markdown' : 'json',
-            workflowId: workflowIds.join(', '),
-            temporalHistoryAvailable: history.available,
-            temporalHistoryEvents: history.events,
-            temporalNote: history.note,
-            source: sink.description,
-          }),
-        );
+        const exported = exportAuditTrail(events, {
+          format: opts.format === 'md' ? 'markdown' : 'json',
+          workflowId: workflowIds.join(', '),
+          temporalHistoryAvailable: history.available,
+          temporalHistoryEvents: history.events,
+          temporalNote: history.note,
+          source: sink.description,
+        });
+        // Events carry free text (reasons, actors, far sides' error messages). Markdown is escaped
+        // as a whole, uncapped; JSON stays valid JSON with the same values (see terminalJson).
+        console.log(terminalText(exported, { maxLength: Infinity }));
       } finally {
         await sink.close();
       }

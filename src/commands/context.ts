@@ -16,6 +16,7 @@ import {
 import type { EndState } from '../domain/phases';
 import { TemporalUnreachableError } from '../temporal/connection';
 import { CliError, EXIT } from './exit-codes';
+import { terminalJson } from './terminal-text';
 
 export interface GlobalOptions {
   address?: string;
@@ -103,6 +104,7 @@ export function exitCodeFor(result: { outcome: EndState; audit?: AuditReport }):
   }
 }
 
+/** Prints JSON; characters JSON.stringify leaves raw that a terminal acts on are escaped. */
 export function printJson(value: unknown): void {
-  console.log(JSON.stringify(value, null, 2));
+  console.log(terminalJson(value));
 }

@@ -18,6 +18,7 @@ import { exitCodeFor } from './context';
 import { untilSignal } from './dev-server';
 import { describeResult, followRun } from './follow';
 import { parseDurationText } from './parse';
+import { terminalText } from './terminal-text';
 
 interface DemoOptions {
   keep?: boolean;
@@ -97,13 +98,16 @@ async function runDemo(opts: DemoOptions): Promise<number> {
     const events = await stack.auditSink.readWorkflow(started.workflowId);
     say('');
     say(
-      exportAuditTrail(events, {
-        format: 'markdown',
-        workflowId: started.workflowId,
-        temporalHistoryAvailable: true,
-        temporalHistoryEvents: history.events?.length ?? 0,
-        source: auditFile,
-      }),
+      terminalText(
+        exportAuditTrail(events, {
+          format: 'markdown',
+          workflowId: started.workflowId,
+          temporalHistoryAvailable: true,
+          temporalHistoryEvents: history.events?.length ?? 0,
+          source: auditFile,
+        }),
+        { maxLength: Infinity },
+      ),
     );
 
     if (opts.keep) {

@@ -16,6 +16,7 @@ import { DEFAULT_TASK_QUEUE } from '../domain/names';
 import { actor, printJson, withClient, withConnectionOptions, type GlobalOptions } from './context';
 import { CliError, EXIT } from './exit-codes';
 import { parseDurationText, parseNonNegativeInt, readInput } from './parse';
+import { printable } from './terminal-text';
 
 interface FleetStartOptions extends GlobalOptions {
   input?: string;
@@ -118,28 +119,36 @@ export function fleetExitCode(result: FleetResult): number {
 
 function countsLine(status: FleetStatus): string {
   const c = status.counts;
-  return `${status.outcome ?? status.phase}: ${c.completed} completed, ${c.errors} not completed, ${c.running} running, ${c.pending} waiting, ${c.skipped} skipped (of ${c.total})`;
+  return printable`${status.outcome ?? status.phase}: ${c.completed} completed, ${c.errors} not completed, ${c.running} running, ${c.pending} waiting, ${c.skipped} skipped (of ${c.total})`;
 }
 
-function printFleet(status: FleetStatus | FleetStatusWithPhases): void {
-  console.log(status.workflowId);
-  console.log(`  ${countsLine(status)}`);
-  console.log(`  ${status.message}`);
-  console.log(
-    `  requested by ${status.requestedBy ?? '?'}: ${status.reason ?? ''}; maxConcurrency ${status.maxConcurrency}, maxErrors ${status.maxErrors}${status.continuedAsNew ? `; continued as new ${status.continuedAsNew}×` : ''}`,
+/**
+ * What `fleet status` prints, line by line. Everything the fleet reports (who, why, store names
+ * from KMS, the runs' messages) is made safe to print: see terminal-text.ts.
+ */
+export function fleetStatusLines(status: FleetStatus | FleetStatusWithPhases): string[] {
+  const lines = [printable`${status.workflowId}`, `  ${countsLine(status)}`, printable`  ${status.message}`];
+  lines.push(
+    printable`  requested by ${status.requestedBy ?? '?'}: ${status.reason ?? ''}; maxConcurrency ${status.maxConcurrency}, maxErrors ${status.maxErrors}` +
+      (status.continuedAsNew ? printable`; continued as new ${status.continuedAsNew}×` : ''),
   );
   if (status.abort)
-    console.log(`  aborted by ${status.abort.by} at ${status.abort.at}: ${status.abort.reason}`);
+    lines.push(printable`  aborted by ${status.abort.by} at ${status.abort.at}: ${status.abort.reason}`);
   const phases = 'phases' in status ? status.phases : {};
   for (const store of status.stores) {
     const state =
       store.state === 'RUNNING' && phases[store.customKeyStoreId]
         ? `RUNNING/${phases[store.customKeyStoreId]}`
         : store.state;
-    const name = store.name ? ` ${store.name}` : '';
-    const message = store.message && store.state !== 'COMPLETED' ? `  ${store.message}` : '';
-    console.log(`  ${store.customKeyStoreId}${name}  ${state}${message}`);
+    const name = store.name ? printable` ${store.name}` : '';
+    const message = store.message && store.state !== 'COMPLETED' ? printable`  ${store.message}` : '';
+    lines.push(`${printable`  ${store.customKeyStoreId}`}${name}${printable`  ${state}`}${message}`);
   }
+  return lines;
+}
+
+function printFleet(status: FleetStatus | FleetStatusWithPhases): void {
+  for (const line of fleetStatusLines(status)) console.log(line);
 }
 
 export function registerFleet(program: Command): void {
@@ -157,7 +166,7 @@ export function registerFleet(program: Command): void {
     )
     .option(
       '--name-pattern <pattern>',
-      'all stores whose name matches a glob ("prod-*") or a /regex/, in name order',
+      'all stores whose whole name matches a glob ("prod-eu-*": * any characters, ? one), in name order',
     )
     .option('--window <duration>', "each store's window, e.g. 2h", parseDurationText)
     .option('--max-window <duration>', 'cap for extensions of each window', parseDurationText)
@@ -212,10 +221,10 @@ export function registerFleet(program: Command): void {
         const started = await client.start(request, opts.id ? { name: opts.id } : {});
         if (!opts.wait) {
           if (opts.json) printJson(started);
-          else console.log(`started fleet ${started.workflowId} (run ${started.runId})`);
+          else console.log(printable`started fleet ${started.workflowId} (run ${started.runId})`);
           return EXIT.ok;
         }
-        if (!opts.json) console.log(`started fleet ${started.workflowId} (run ${started.runId})`);
+        if (!opts.json) console.log(printable`started fleet ${started.workflowId} (run ${started.runId})`);
         let last = '';
         for (;;) {
           const status = await client.status(started.workflowId);

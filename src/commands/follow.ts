@@ -2,6 +2,7 @@
 import type { MaintenanceClient } from '../client';
 import type { AuditReport, MaintenanceResult } from '../domain/status';
 import { progressPrinter, type ProgressPrinter } from './progress';
+import { printable } from './terminal-text';
 
 export async function followRun(
   client: MaintenanceClient,
@@ -30,19 +31,22 @@ export function auditLine(audit: AuditReport | undefined): string | undefined {
     audit.unwritten ? `${audit.unwritten} event(s) not written` : '',
     audit.failures ? `${audit.failures} failed write(s)` : '',
   ].filter(Boolean);
-  return `AUDIT TRAIL: ${parts.join('; ')}${audit.lastProblem ? ` — ${audit.lastProblem}` : ''}`;
+  return `AUDIT TRAIL: ${parts.join('; ')}${audit.lastProblem ? printable` — ${audit.lastProblem}` : ''}`;
 }
 
+/** How a run ended, for people; every value from the run is made safe to print. */
 export function describeResult(result: MaintenanceResult): string {
-  const lines = [`${result.outcome}: ${result.message}`];
+  const lines = [printable`${result.outcome}: ${result.message}`];
   if (result.connectionError) {
-    lines.push(`  ConnectionErrorCode ${result.connectionError.code}: ${result.connectionError.meaning}`);
-    lines.push(`  Next step: ${result.connectionError.action}`);
+    lines.push(
+      printable`  ConnectionErrorCode ${result.connectionError.code}: ${result.connectionError.meaning}`,
+    );
+    lines.push(printable`  Next step: ${result.connectionError.action}`);
   }
   if (result.outcome === 'NEEDS_ATTENTION') {
     const store = result.store.changedSinceObserved
-      ? `in an unknown state (last read ${result.store.lastObservedState ?? '?'} at ${result.store.lastObservedAt ?? '?'}, before a change)`
-      : (result.store.lastObservedState ?? 'in an unknown state');
+      ? printable`in an unknown state (last read ${result.store.lastObservedState ?? '?'} at ${result.store.lastObservedAt ?? '?'}, before a change)`
+      : printable`${result.store.lastObservedState ?? 'in an unknown state'}`;
     lines.push(
       `  The store is ${store}; traffic ${result.trafficRestored ? 'was restored' : 'stays drained'}.`,
     );

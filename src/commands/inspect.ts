@@ -1,37 +1,55 @@
 import { Command, Option } from 'commander';
+import type { RunSummary } from '../client';
 import { END_STATES, PHASES, type RunPhase } from '../domain/phases';
 import type { MaintenanceStatus } from '../domain/status';
 import { exitCodeFor, printJson, withClient, withConnectionOptions, type GlobalOptions } from './context';
 import { auditLine, describeResult, followRun } from './follow';
 import { progressLine } from './progress';
+import { printable, terminalText } from './terminal-text';
 
-function printStatus(status: MaintenanceStatus): void {
-  console.log(`${status.workflowId}`);
-  console.log(`  ${progressLine(status)}`);
-  console.log(`  ${status.message}`);
-  if (status.requestedBy) console.log(`  requested by ${status.requestedBy}: ${status.reason ?? ''}`);
+/**
+ * What `status` prints, line by line. Everything the run reports (who, why, messages, the
+ * store's state) is made safe to print: see terminal-text.ts.
+ */
+export function statusLines(status: MaintenanceStatus, nowMs: number = Date.now()): string[] {
+  const lines = [printable`${status.workflowId}`, `  ${progressLine(status, nowMs)}`];
+  lines.push(printable`  ${status.message}`);
+  if (status.requestedBy) lines.push(printable`  requested by ${status.requestedBy}: ${status.reason ?? ''}`);
   if (status.window.startedAt) {
-    console.log(
-      `  window ${status.window.startedAt} → ${status.window.endsAt ?? '?'} (latest ${status.window.latestEnd ?? '?'})`,
+    lines.push(
+      printable`  window ${status.window.startedAt} → ${status.window.endsAt ?? '?'} (latest ${status.window.latestEnd ?? '?'})`,
     );
   }
   if (status.approval.required) {
-    console.log(
-      `  approval: ${status.approval.approvedBy ? `approved by ${status.approval.approvedBy}` : 'waiting'}`,
+    lines.push(
+      status.approval.approvedBy
+        ? printable`  approval: approved by ${status.approval.approvedBy}`
+        : '  approval: waiting',
     );
   }
   if (status.connectionError) {
-    console.log(`  ${status.connectionError.code}: ${status.connectionError.meaning}`);
-    console.log(`  next step: ${status.connectionError.action}`);
+    lines.push(printable`  ${status.connectionError.code}: ${status.connectionError.meaning}`);
+    lines.push(printable`  next step: ${status.connectionError.action}`);
   }
   const audit = auditLine(status.audit);
-  if (audit) console.log(`  ${audit}`);
-  console.log('  timeline:');
+  if (audit) lines.push(`  ${audit}`);
+  lines.push('  timeline:');
   for (const span of status.timeline) {
-    console.log(
-      `    ${span.phase.padEnd(22)} ${span.startedAt}${span.endedAt ? ` → ${span.endedAt}` : ' (now)'}`,
+    lines.push(
+      `    ${terminalText(span.phase, { singleLine: true }).padEnd(22)} ${printable`${span.startedAt}`}${span.endedAt ? printable` → ${span.endedAt}` : ' (now)'}`,
     );
   }
+  return lines;
+}
+
+function printStatus(status: MaintenanceStatus): void {
+  for (const line of statusLines(status)) console.log(line);
+}
+
+/** One row of `list`; the workflow id and search attributes are made safe to print. */
+export function listLine(run: RunSummary): string {
+  const cell = (value: unknown) => terminalText(value, { singleLine: true, maxLength: 300 });
+  return `${cell(run.startTime)}  ${cell(run.phase ?? '-').padEnd(20)} ${cell(run.status).padEnd(10)} ${cell(run.workflowId)}`;
 }
 
 export function registerInspect(program: Command): void {
@@ -98,11 +116,7 @@ export function registerInspect(program: Command): void {
           });
           if (opts.json) return printJson(runs);
           if (runs.length === 0) return console.log('no maintenance runs found');
-          for (const run of runs) {
-            console.log(
-              `${run.startTime}  ${(run.phase ?? '-').padEnd(20)} ${run.status.padEnd(10)} ${run.workflowId}`,
-            );
-          }
+          for (const run of runs) console.log(listLine(run));
         });
       },
     );

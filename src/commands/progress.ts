@@ -5,7 +5,12 @@
  */
 import { formatDuration } from '../domain/duration';
 import type { MaintenanceStatus } from '../domain/status';
+import { terminalText } from './terminal-text';
 
+/**
+ * The progress line of a run. Every part is made safe to print (`terminalText`, on one line): the
+ * live printer redraws it in place with its own control sequence, which nothing in it may disturb.
+ */
 export function progressLine(status: MaintenanceStatus, nowMs: number = Date.now()): string {
   const started = status.timeline[0]?.startedAt;
   const elapsed = started ? formatDuration(nowMs - Date.parse(started)) : '0s';
@@ -15,7 +20,7 @@ export function progressLine(status: MaintenanceStatus, nowMs: number = Date.now
   }
   if (status.store.lastObservedState) parts.push(`store ${status.store.lastObservedState}`);
   if (status.connectAttempts > 1) parts.push(`connect attempt ${status.connectAttempts}`);
-  return parts.join(' · ');
+  return parts.map((part) => terminalText(part, { singleLine: true })).join(' · ');
 }
 
 export interface ProgressPrinter {
@@ -31,6 +36,7 @@ export function progressPrinter(stream: NodeJS.WriteStream = process.stdout): Pr
     update(status) {
       const line = progressLine(status);
       if (live) {
+        // The CLI's own redraw (carriage return, erase line); `line` holds no control characters.
         stream.write(`\r\x1b[2K${line}`);
         drawn = true;
         return;

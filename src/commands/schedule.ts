@@ -17,6 +17,7 @@ import { actor, printJson, withClient, withConnectionOptions, type GlobalOptions
 import { CliError, EXIT } from './exit-codes';
 import { parseDurationText } from './parse';
 import { requestFromFlags, withRequestOptions } from './start';
+import { printable, terminalText } from './terminal-text';
 
 async function scheduleAction<T>(
   opts: GlobalOptions,
@@ -33,21 +34,36 @@ async function scheduleAction<T>(
   });
 }
 
-function printView(v: MaintenanceScheduleView): void {
-  console.log(`${v.scheduleId}${v.paused ? ' (paused)' : ''}`);
-  if (v.note) console.log(`  note: ${v.note}`);
-  if (v.customKeyStoreId) console.log(`  store: ${v.customKeyStoreId}`);
-  for (const cron of v.spec.cron) console.log(`  cron: ${cron}`);
+/**
+ * What `schedule describe` prints, line by line. The note (free text of whoever paused the
+ * schedule), the memo's cron and the workflow ids are made safe to print: see terminal-text.ts.
+ */
+export function scheduleViewLines(v: MaintenanceScheduleView): string[] {
+  const lines = [printable`${v.scheduleId}` + (v.paused ? ' (paused)' : '')];
+  if (v.note) lines.push(printable`  note: ${v.note}`);
+  if (v.customKeyStoreId) lines.push(printable`  store: ${v.customKeyStoreId}`);
+  for (const cron of v.spec.cron) lines.push(printable`  cron: ${cron}`);
   // A cron expression is stored as calendars; show those only for calendar schedules.
   if (!v.spec.cron.length)
-    for (const calendar of v.spec.calendars) console.log(`  calendar: ${JSON.stringify(calendar)}`);
-  if (v.spec.timezone) console.log(`  timezone: ${v.spec.timezone}`);
-  console.log('  next start times:');
-  for (const t of v.nextStartTimes) console.log(`    ${t}`);
+    for (const calendar of v.spec.calendars) lines.push(printable`  calendar: ${JSON.stringify(calendar)}`);
+  if (v.spec.timezone) lines.push(printable`  timezone: ${v.spec.timezone}`);
+  lines.push('  next start times:');
+  for (const t of v.nextStartTimes) lines.push(printable`    ${t}`);
   if (v.recentRuns.length) {
-    console.log('  recent runs:');
-    for (const r of v.recentRuns) console.log(`    ${r.scheduledAt}  ${r.workflowId}`);
+    lines.push('  recent runs:');
+    for (const r of v.recentRuns) lines.push(printable`    ${r.scheduledAt}  ${r.workflowId}`);
   }
+  return lines;
+}
+
+/** One row of `schedule list`. */
+export function scheduleListLine(v: MaintenanceScheduleView): string {
+  const cell = (value: unknown) => terminalText(value, { singleLine: true, maxLength: 300 });
+  return `${cell(v.scheduleId).padEnd(32)} ${v.paused ? 'paused ' : 'active '} next ${cell(v.nextStartTimes[0] ?? '-')}  ${cell(v.customKeyStoreId ?? '')}`;
+}
+
+function printView(v: MaintenanceScheduleView): void {
+  for (const line of scheduleViewLines(v)) console.log(line);
 }
 
 function sub(name: string, description: string, example: string): Command {
@@ -93,7 +109,7 @@ export function registerSchedule(program: Command): void {
             taskQueue: opts.taskQueue ?? process.env.KEYSTORE_MAINT_TASK_QUEUE ?? 'keystore-maintenance',
           });
           const v = await describeMaintenanceSchedule(client.temporal, id);
-          console.log(`created schedule ${id}`);
+          console.log(printable`created schedule ${id}`);
           printView(v);
         });
       }),
@@ -107,11 +123,7 @@ export function registerSchedule(program: Command): void {
           const views = await listMaintenanceSchedules(client.temporal);
           if (opts.json) return printJson(views);
           if (!views.length) return console.log('no maintenance schedules');
-          for (const v of views) {
-            console.log(
-              `${v.scheduleId.padEnd(32)} ${v.paused ? 'paused ' : 'active '} next ${v.nextStartTimes[0] ?? '-'}  ${v.customKeyStoreId ?? ''}`,
-            );
-          }
+          for (const v of views) console.log(scheduleListLine(v));
         });
       }),
   );
@@ -149,7 +161,7 @@ export function registerSchedule(program: Command): void {
               id,
               `${name}d by ${actor(opts.by)}${opts.note ? `: ${opts.note}` : ''}`,
             );
-            console.log(`${name}d schedule ${id}`);
+            console.log(printable`${name}d schedule ${id}`);
           });
         }),
     );
@@ -165,7 +177,7 @@ export function registerSchedule(program: Command): void {
       .action(async (id: string, opts: GlobalOptions) => {
         await scheduleAction(opts, async (client) => {
           await triggerMaintenanceSchedule(client.temporal, id);
-          console.log(`triggered schedule ${id}`);
+          console.log(printable`triggered schedule ${id}`);
         });
       }),
   );
@@ -176,7 +188,7 @@ export function registerSchedule(program: Command): void {
       .action(async (id: string, opts: GlobalOptions) => {
         await scheduleAction(opts, async (client) => {
           await deleteMaintenanceSchedule(client.temporal, id);
-          console.log(`deleted schedule ${id}`);
+          console.log(printable`deleted schedule ${id}`);
         });
       }),
   );

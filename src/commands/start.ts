@@ -13,6 +13,7 @@ import {
 import { CliError, EXIT } from './exit-codes';
 import { describeResult, followRun } from './follow';
 import { parseDurationText, parseNonNegativeInt, readInput } from './parse';
+import { printable } from './terminal-text';
 
 interface StartOptions extends GlobalOptions {
   input?: string;
@@ -241,17 +242,17 @@ export function registerStart(program: Command): void {
           const check = await checkStoreExists(validation.request.customKeyStoreId, region);
           if (!check.checked && !opts.json) {
             console.error(
-              `note: could not look at the store yourself (${check.why}); the worker's preflight will.`,
+              printable`note: could not look at the store yourself (${check.why}); the worker's preflight will.`,
             );
           }
         }
         const started = await client.start(request);
         if (!opts.wait) {
           if (opts.json) printJson(started);
-          else console.log(`started ${started.workflowId} (run ${started.runId})`);
+          else console.log(printable`started ${started.workflowId} (run ${started.runId})`);
           return EXIT.ok;
         }
-        if (!opts.json) console.log(`started ${started.workflowId} (run ${started.runId})`);
+        if (!opts.json) console.log(printable`started ${started.workflowId} (run ${started.runId})`);
         const result = await followRun(client, started.workflowId, { quiet: opts.json === true });
         if (opts.json) printJson(result);
         else console.log(describeResult(result));

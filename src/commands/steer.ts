@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { actor, printJson, withClient, withConnectionOptions, type GlobalOptions } from './context';
 import { CliError } from './exit-codes';
 import { parseDurationText } from './parse';
+import { printable } from './terminal-text';
 
 type SteerOptions = GlobalOptions & { by?: string; json?: boolean };
 
@@ -44,7 +45,7 @@ export function registerSteer(program: Command): void {
         c.requiredOption('--duration <duration>', 'how much longer, e.g. 30m or PT30M', parseDurationText),
       async (client, id, by, opts) => {
         const answer = await client.extendWindow(id, { by, duration: String(opts.duration) });
-        return { text: `window now ends at ${answer.windowEndsAt}`, answer };
+        return { text: printable`window now ends at ${answer.windowEndsAt}`, answer };
       },
     ),
   );
@@ -56,7 +57,7 @@ export function registerSteer(program: Command): void {
       (c) => c,
       async (client, id, by) => {
         const answer = await client.endWindowNow(id, { by });
-        return { text: `window ended at ${answer.windowEndsAt}; reconnecting`, answer };
+        return { text: printable`window ended at ${answer.windowEndsAt}; reconnecting`, answer };
       },
     ),
   );
@@ -70,8 +71,8 @@ export function registerSteer(program: Command): void {
         const answer = await client.approve(id, { by });
         return {
           text: answer.alreadyApproved
-            ? `already approved by ${answer.approvedBy} at ${answer.approvedAt}`
-            : `approved by ${answer.approvedBy}`,
+            ? printable`already approved by ${answer.approvedBy} at ${answer.approvedAt}`
+            : printable`approved by ${answer.approvedBy}`,
           answer,
         };
       },
@@ -87,7 +88,10 @@ export function registerSteer(program: Command): void {
         const reason = typeof opts.reason === 'string' ? opts.reason.trim() : '';
         if (!reason) throw new CliError('--reason is required: why the run is being aborted');
         const answer = await client.abort(id, { by, reason });
-        return { text: `abort accepted in phase ${answer.phase}; the run is undoing its changes`, answer };
+        return {
+          text: printable`abort accepted in phase ${answer.phase}; the run is undoing its changes`,
+          answer,
+        };
       },
     ),
   );

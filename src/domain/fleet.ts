@@ -4,9 +4,9 @@
  * selects stores, and what the fleet reports. Pure and deterministic: the fleet workflow
  * validates its own input with it, and the store-listing activity matches names with it.
  *
- * - `stores` (ids, run in the given order) or `namePattern` (a glob such as `prod-*`, or a
- *   regular expression written `/…/` or `/…/i`, matched against the whole CustomKeyStoreName;
- *   resolved once, when the fleet starts, and run in name order);
+ * - `stores` (ids, run in the given order) or `namePattern` (a glob such as `prod-*`, matched
+ *   against the whole CustomKeyStoreName; resolved once, when the fleet starts, and run in name
+ *   order);
  * - `request`: the maintenance request every store gets (without `customKeyStoreId`, `region`,
  *   `requestedBy` and `reason`, which the fleet supplies);
  * - `maxConcurrency` (default 1: strictly one store after another);
@@ -127,7 +127,17 @@ const PLACEHOLDER_STORE_ID = 'cks-00000000000000000';
  * naming its field. The template is also checked as a complete maintenance request, so a fleet
  * never starts runs that would all refuse their input.
  */
-export function validateFleetRequest(input: unknown, nowMs: number): FleetValidation {
+export function validateFleetRequest(
+  input: unknown,
+  nowMs: number,
+  options: {
+    /**
+     * The stores were already selected (a continued fleet run, or the replay of one started when
+     * `/regex/` patterns were accepted): the pattern is never matched again, so its old form passes.
+     */
+    readonly patternAlreadyResolved?: boolean;
+  } = {},
+): FleetValidation {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return {
       ok: false,
@@ -145,12 +155,13 @@ export function validateFleetRequest(input: unknown, nowMs: number): FleetValida
   const raw = input as Partial<Record<keyof FleetRequest, unknown>>;
   if ((raw.stores === undefined) === (raw.namePattern === undefined)) {
     problems.push(
-      'give exactly one of "stores" (a list of store ids) or "namePattern" (a glob like "prod-*" or a /regex/)',
+      'give exactly one of "stores" (a list of store ids) or "namePattern" (a glob like "prod-*")',
     );
   }
   if (typeof raw.namePattern === 'string' && raw.namePattern.trim()) {
     const compiled = compileNamePattern(raw.namePattern);
-    if (!compiled.ok) problems.push(`namePattern: ${compiled.problem}`);
+    const oldForm = options.patternAlreadyResolved === true && REGEX_FORM.test(raw.namePattern.trim());
+    if (!compiled.ok && !oldForm) problems.push(`namePattern: ${compiled.problem}`);
   }
   if (Array.isArray(raw.stores)) {
     const seen = new Set<unknown>();
@@ -233,34 +244,72 @@ export type NamePatternResult =
   | { readonly ok: false; readonly problem: string };
 
 /**
- * A glob (`*` any run of characters, `?` one character; everything else literal) or a regular
- * expression written `/…/` (flags: `i` only), matched against the whole name; a regular
- * expression matches anywhere unless anchored, as regular expressions do.
+ * The form regular expressions had when `namePattern` accepted them: `/…/`, optionally with
+ * flags. Such a pattern is refused rather than taken as a glob, so that a request written for the
+ * old form fails loudly instead of silently matching nothing.
+ */
+const REGEX_FORM = /^\/.+\/[a-z]*$/s;
+
+/**
+ * A glob matched against the whole name: `*` any run of characters (also none), `?` exactly one
+ * character; everything else stands for itself, case-sensitively.
+ *
+ * Regular expressions (`/…/`) are refused: the store listing would run them on the worker, and a
+ * pattern with nested quantifiers such as `/^(a+)+$/` backtracks exponentially on a long name
+ * that does not match, freezing the worker. Globs are matched by `globMatches`, which never
+ * backtracks more than one step (see there), never by a regular expression built from the
+ * pattern: even `.*` without nesting backtracks polynomially (`*a*a*a*a*a*a*a*a*a*a*a*a*b`
+ * translated to a regular expression runs for minutes against a name of 60 `a`s).
  */
 export function compileNamePattern(pattern: string): NamePatternResult {
-  const regex = /^\/(.+)\/([a-z]*)$/s.exec(pattern.trim());
-  if (regex) {
-    const [, body = '', flags = ''] = regex;
-    if (flags.replace('i', '') !== '') {
-      return { ok: false, problem: `flags "${flags}" are not supported; only "i" (ignore case)` };
-    }
-    try {
-      const re = new RegExp(body, flags);
-      return { ok: true, matches: (name) => re.test(name) };
-    } catch (err) {
-      return {
-        ok: false,
-        problem: `"${pattern}" is not a valid regular expression (${(err as Error).message})`,
-      };
+  const glob = pattern.trim();
+  if (REGEX_FORM.test(glob)) {
+    return {
+      ok: false,
+      problem:
+        'regular expressions ("/…/") are not supported, because one can take the worker exponential time; use a glob on the whole name: * for any characters, ? for one, e.g. "prod-eu-*" or "tenant-??-xks" (globs match case-sensitively; a name that starts with "/" can be matched with a leading "?")',
+    };
+  }
+  const symbols = Array.from(glob);
+  return { ok: true, matches: (name) => globMatches(symbols, Array.from(name)) };
+}
+
+/**
+ * Whether `name` matches the glob `pattern` as a whole (both as arrays of characters, i.e. code
+ * points, so `?` is one character even outside the Basic Multilingual Plane).
+ *
+ * The usual two-pointer match with one backtracking point: on a mismatch, only the most recent
+ * `*` takes one more character, and earlier stars are never revisited. That is enough: once a
+ * later `*` is reached, whatever more an earlier star could have taken, the later one can take
+ * instead. Between two restarts the pointers move forward together at most once per pattern
+ * character, and each restart begins at a name position strictly further than the one before, so
+ * there are at most name-length restarts: O(pattern length × name length) steps in the worst case,
+ * linear in the name for a given pattern (at most 256 characters), with no exponential or
+ * high-degree polynomial case whatever the pattern.
+ */
+export function globMatches(pattern: readonly string[], name: readonly string[]): boolean {
+  let p = 0;
+  let n = 0;
+  let star = -1; // the index in `pattern` of the last `*` seen, or -1
+  let starFrom = 0; // the name position where that star's match currently ends
+  while (n < name.length) {
+    const symbol = pattern[p];
+    if (symbol === '*') {
+      star = p++;
+      starFrom = n;
+    } else if (symbol !== undefined && (symbol === '?' || symbol === name[n])) {
+      p++;
+      n++;
+    } else if (star >= 0) {
+      // The last star takes one more character; the pattern after it starts again there.
+      p = star + 1;
+      n = ++starFrom;
+    } else {
+      return false;
     }
   }
-  const source = pattern
-    .trim()
-    .split('')
-    .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[\\^$.|+()[\]{}/-]/g, '\\$&')))
-    .join('');
-  const re = new RegExp(`^${source}$`);
-  return { ok: true, matches: (name) => re.test(name) };
+  while (pattern[p] === '*') p++;
+  return p === pattern.length;
 }
 
 /** One store in the fleet, as the listing activity found it. */

@@ -1,8 +1,10 @@
 /** The fleet request's validation and name patterns (pure domain code, no server). */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   compileNamePattern,
   countStores,
+  globMatches,
   storeRequest,
   validateFleetRequest,
   type FleetStoreProgress,
@@ -116,9 +118,23 @@ describe('validateFleetRequest', () => {
     ).toMatch(/canary key belongs to one store/);
   });
 
-  it('refuses a namePattern that is not a valid regular expression', () => {
-    expect(problems({ ...base, namePattern: '/prod-(/' })).toMatch(/not a valid regular expression/);
-    expect(problems({ ...base, namePattern: '/prod/g' })).toMatch(/only "i"/);
+  it('refuses a /regex/ namePattern, naming the field and the fix (a glob)', () => {
+    for (const namePattern of ['/^(a+)+$/', '/xks/i', '/prod-(/', '/prod/g']) {
+      const text = problems({ ...base, namePattern });
+      expect(text, namePattern).toMatch(/^namePattern: regular expressions \("\/…\/"\) are not supported/m);
+      expect(text, namePattern).toMatch(/use a glob on the whole name: \* for any characters, \? for one/);
+    }
+    expect(compileNamePattern('/^(a+)+$/').ok).toBe(false);
+  });
+
+  it('lets the old /regex/ form pass only where the stores are already selected (continued or older fleets)', () => {
+    const old = { ...base, namePattern: '/^prod-/' };
+    expect(validateFleetRequest(old, Date.now()).ok).toBe(false);
+    expect(validateFleetRequest(old, Date.now(), { patternAlreadyResolved: true }).ok).toBe(true);
+    // Anything else about the pattern is still checked.
+    expect(
+      validateFleetRequest({ ...base, namePattern: '' }, Date.now(), { patternAlreadyResolved: true }).ok,
+    ).toBe(false);
   });
 });
 
@@ -138,12 +154,53 @@ describe('compileNamePattern', () => {
     expect(matches('a.b+(c)', ['a.b+(c)', 'aXb+(c)', 'a.bb(c)'])).toEqual(['a.b+(c)']);
   });
 
-  it('a /regex/ matches as a regular expression does, optionally ignoring case', () => {
-    expect(matches('/^prod-(eu|us)-\\d+$/', ['prod-eu-1', 'prod-ap-1', 'prod-us-22'])).toEqual([
-      'prod-eu-1',
-      'prod-us-22',
-    ]);
-    expect(matches('/xks/i', ['tenant-XKS-1', 'hsm-1'])).toEqual(['tenant-XKS-1']);
+  it('a glob matches as a whole: stars take any run (also none), consecutive stars act as one', () => {
+    expect(matches('*', ['', 'x', 'prod-eu-1'])).toEqual(['', 'x', 'prod-eu-1']);
+    expect(matches('', ['', 'x'])).toEqual(['']);
+    expect(matches('*-eu-*', ['prod-eu-1', 'eu-1', '-eu-', 'prod-us-1'])).toEqual(['prod-eu-1', '-eu-']);
+    expect(matches('a**b*?c', ['abxc', 'abc', 'aXbYYc', 'ab'])).toEqual(['abxc', 'aXbYYc']);
+    expect(matches('*ab*ab', ['aabab', 'abab', 'ababa', 'abaab'])).toEqual(['aabab', 'abab', 'abaab']);
+    expect(matches('  prod-*  ', ['prod-1'])).toEqual(['prod-1']);
+    expect(matches('[ab]{2}\\d', ['[ab]{2}\\d', 'aa1'])).toEqual(['[ab]{2}\\d']);
+    expect(matches('key-?', ['key-🔑', 'key-ab'])).toEqual(['key-🔑']);
+    expect(matches('?team/db', ['/team/db'])).toEqual(['/team/db']);
+  });
+
+  it('takes time linear in the name: many stars against a long name that does not match', () => {
+    // As a regular expression (^a.*a.*…b$) this backtracks for minutes on a name of 60 `a`s.
+    const pattern = `${'*a'.repeat(100)}*b`;
+    const compiled = compileNamePattern(pattern);
+    if (!compiled.ok) throw new Error(compiled.problem);
+    expect(compiled.matches('a'.repeat(20_000))).toBe(false);
+    expect(compiled.matches(`${'a'.repeat(20_000)}b`)).toBe(true);
+    expect(globMatches(Array.from(pattern), Array.from('a'.repeat(99)))).toBe(false);
+  });
+});
+
+describe('globMatches', () => {
+  /** The textbook dynamic programme: slow, obviously right. */
+  function reference(pattern: readonly string[], name: readonly string[]): boolean {
+    let row = [true, ...name.map(() => false)];
+    for (const symbol of pattern) {
+      const next = [symbol === '*' && row[0] === true];
+      for (let j = 1; j <= name.length; j++) {
+        next[j] =
+          symbol === '*'
+            ? row[j] === true || next[j - 1] === true
+            : row[j - 1] === true && (symbol === '?' || symbol === name[j - 1]);
+      }
+      row = next;
+    }
+    return row[name.length] === true;
+  }
+
+  it('agrees with the reference matcher on any pattern and name', () => {
+    const symbols = fc.array(fc.constantFrom('a', 'b', '*', '?'), { maxLength: 8 });
+    const names = fc.array(fc.constantFrom('a', 'b'), { maxLength: 12 });
+    fc.assert(
+      fc.property(symbols, names, (pattern, name) => globMatches(pattern, name) === reference(pattern, name)),
+      { numRuns: 2_000 },
+    );
   });
 });
 
