@@ -34,6 +34,11 @@ export async function startKmsSimulator(options: SimulatorOptions = {}): Promise
       else res.destroy();
     });
   });
+  // Node closes an idle keep-alive socket after 5 s, and a client (the AWS SDK keeps sockets and,
+  // in this project, never retries by itself) that reuses it in that instant reads ECONNRESET.
+  // Real KMS keeps idle connections far longer; so does the simulator.
+  server.keepAliveTimeout = 120_000;
+  server.headersTimeout = 125_000;
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     else socket.destroy();
