@@ -5,7 +5,7 @@
 import type { AuditSink } from '../src/audit/sink';
 import type { KmsClientProvider } from '../src/kms/client';
 import type { KmsCallGate } from '../src/kms/rate-limit';
-import type { WebhookSecretSource } from '../src/traffic/webhook-secret';
+import type { WebhookControllers } from '../src/traffic/webhook-controllers';
 import { createAuditActivities } from './audit';
 import { createFleetActivities } from './fleet';
 import { createHealthActivities } from './health';
@@ -22,8 +22,8 @@ export interface ActivityDeps {
   readonly auditSink: AuditSink;
   /** Region used when a request names none (the worker's AWS_REGION). */
   readonly defaultRegion: string;
-  /** Where the webhook provider's HMAC secret comes from (the worker's environment). */
-  readonly webhookSecret: WebhookSecretSource;
+  /** The traffic controllers the webhook provider may call, and their secrets (the worker's configuration). */
+  readonly webhookControllers: WebhookControllers;
 }
 
 export function createActivities(deps: ActivityDeps) {

@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { DrainRecord } from '../src/domain/status';
 import type { DrainPlan, DrainSpec, WebhookBody } from '../src/domain/traffic';
 import type { KmsClientProvider } from '../src/kms/client';
-import type { WebhookSecretSource } from '../src/traffic/webhook-secret';
+import type { WebhookControllers } from '../src/traffic/webhook-controllers';
 import { aliasesDrained, drainAliases, planAliasDrain, restoreAliases } from './traffic-alias';
 import { planWebhookDrain, sendWebhookAction, waitForWebhookState } from './traffic-webhook';
 
@@ -28,7 +28,8 @@ export interface RestoreOutcome {
 
 export interface TrafficDeps {
   readonly kms: KmsClientProvider;
-  readonly webhookSecret: WebhookSecretSource;
+  /** The traffic controllers this worker may call, and their secrets (its configuration). */
+  readonly webhookControllers: WebhookControllers;
 }
 
 function mismatch(spec: DrainSpec, plan: DrainPlan): never {
@@ -57,7 +58,7 @@ export function createTrafficActivities(deps: TrafficDeps) {
       case 'alias':
         return planAliasDrain(deps.kms(input.region), spec, input.customKeyStoreId);
       case 'webhook':
-        return Promise.resolve(planWebhookDrain(spec, deps.webhookSecret));
+        return Promise.resolve(planWebhookDrain(spec, deps.webhookControllers));
     }
   }
 
@@ -72,11 +73,18 @@ export function createTrafficActivities(deps: TrafficDeps) {
       return { provider: 'alias', drainedAt: drainedAt(), changes };
     }
     if (spec.provider === 'webhook' && plan.provider === 'webhook') {
-      const sent = await sendWebhookAction(spec, plan, deps.webhookSecret, body(input, 'drain'));
+      const sent = await sendWebhookAction(plan, deps.webhookControllers, body(input, 'drain'));
       return {
         provider: 'webhook',
         drainedAt: drainedAt(),
-        changes: [{ action: 'drain', url: plan.url, ...sent }],
+        changes: [
+          {
+            action: 'drain',
+            ...(plan.controller ? { controller: plan.controller } : {}),
+            url: plan.url,
+            ...sent,
+          },
+        ],
       };
     }
     return mismatch(spec, plan);
@@ -94,7 +102,7 @@ export function createTrafficActivities(deps: TrafficDeps) {
       const { polls } = await waitForWebhookState(
         spec,
         plan,
-        deps.webhookSecret,
+        deps.webhookControllers,
         body(input, 'drain'),
         'drained',
       );
@@ -110,9 +118,20 @@ export function createTrafficActivities(deps: TrafficDeps) {
       return restoreAliases(deps.kms(input.region), plan);
     if (spec.provider === 'webhook' && plan.provider === 'webhook') {
       const restore = body(input, 'restore');
-      const sent = await sendWebhookAction(spec, plan, deps.webhookSecret, restore);
-      const { polls } = await waitForWebhookState(spec, plan, deps.webhookSecret, restore, 'restored');
-      return { restored: [{ action: 'restore', url: plan.url, ...sent, polls }], leftAlone: [] };
+      const sent = await sendWebhookAction(plan, deps.webhookControllers, restore);
+      const { polls } = await waitForWebhookState(spec, plan, deps.webhookControllers, restore, 'restored');
+      return {
+        restored: [
+          {
+            action: 'restore',
+            ...(plan.controller ? { controller: plan.controller } : {}),
+            url: plan.url,
+            ...sent,
+            polls,
+          },
+        ],
+        leftAlone: [],
+      };
     }
     return mismatch(spec, plan);
   }

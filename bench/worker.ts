@@ -10,6 +10,7 @@
  * Sends `{ ready: true }` once polling; answers `'stats'` with the gate's counters; stops on
  * `'stop'` (or SIGTERM).
  */
+import { NO_WEBHOOK_CONTROLLERS } from '../src/traffic/webhook-controllers';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { JsonlAuditSink } from '../src/audit';
 import { kmsClientProvider } from '../src/kms/client';
@@ -40,7 +41,7 @@ async function main(): Promise<void> {
       kmsGate,
       auditSink,
       defaultRegion: LOCAL_REGION,
-      webhookSecret: () => undefined,
+      webhookControllers: NO_WEBHOOK_CONTROLLERS,
     },
     tuning: {
       // A wait holds an activity slot for as long as KMS takes: 500 runs in flight need 500 slots.

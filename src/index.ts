@@ -34,3 +34,11 @@ export type {
   AbortAnswer,
   WindowAnswer,
 } from '../workflows/messages';
+// For traffic controllers written in TypeScript: verify keystore-maint's webhook requests and
+// sign the answers (docs/traffic.md).
+export {
+  signWebhookResponse,
+  verifyIncomingWebhook,
+  WebhookNonceCache,
+  type IncomingCheck,
+} from './traffic/webhook-receiver';

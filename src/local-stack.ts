@@ -10,7 +10,7 @@ import { JsonlAuditSink } from './audit';
 import { createMaintenanceClient, type MaintenanceClient } from './client';
 import { DEFAULT_TASK_QUEUE } from './domain/names';
 import { kmsClientProvider } from './kms/client';
-import { webhookSecretFromEnvironment, type WebhookSecretSource } from './traffic/webhook-secret';
+import { webhookControllersFromEnvironment, type WebhookControllers } from './traffic/webhook-controllers';
 import { SimulatorControl, startKmsSimulator, type RunningSimulator, type SimulatorOptions } from './sim';
 import { startDevServer, type DevServer, type DevServerOptions } from './temporal/dev-server';
 import { createMaintenanceWorker, type MaintenanceWorkerOptions } from './worker';
@@ -30,8 +30,8 @@ export interface LocalStackOptions {
   readonly workerTuning?: MaintenanceWorkerOptions['tuning'];
   /** The KMS budget of the worker (default: from the environment, 4 calls per second). */
   readonly kmsBudget?: MaintenanceWorkerOptions['kmsBudget'];
-  /** Default: the process environment. */
-  readonly webhookSecret?: WebhookSecretSource;
+  /** Default: the process environment's configuration. */
+  readonly webhookControllers?: WebhookControllers;
 }
 
 export interface LocalStack {
@@ -66,7 +66,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         kms: kmsClientProvider({ endpoint: sim.url, credentials: LOCAL_CREDENTIALS }),
         auditSink,
         defaultRegion: LOCAL_REGION,
-        webhookSecret: options.webhookSecret ?? webhookSecretFromEnvironment(),
+        webhookControllers: options.webhookControllers ?? webhookControllersFromEnvironment(),
       },
       ...(options.workerTuning ? { tuning: options.workerTuning } : {}),
       ...(options.kmsBudget ? { kmsBudget: options.kmsBudget } : {}),

@@ -169,10 +169,13 @@ class MaintenanceRun {
    * keeps the behaviour it started with for its whole life (workflows/patches.ts).
    */
   private readonly safe: boolean;
+  /** The request names a webhook controller (workflows/patches.ts), rather than a URL. */
+  private readonly controllersOnWorker: boolean;
 
   constructor(private readonly input: MaintenanceRequest) {
     setHandler(statusQuery, () => this.status());
     this.safe = patched(PATCHES.interruptionSafety);
+    this.controllersOnWorker = patched(PATCHES.webhookControllersOnWorker);
     this.auditTrail = new RunAudit(this.info, this.safe, () => ({
       phase: this.phase,
       customKeyStoreId: this.request?.customKeyStoreId,
@@ -494,7 +497,9 @@ class MaintenanceRun {
   // The run
 
   async execute(): Promise<MaintenanceResult> {
-    const validation = validateMaintenanceRequest(this.input, Date.now());
+    const validation = validateMaintenanceRequest(this.input, Date.now(), {
+      legacyWebhook: !this.controllersOnWorker,
+    });
     if (!validation.ok) {
       this.registerUpdateHandlers();
       const message = `invalid maintenance request: ${validation.problems.join('; ')}`;

@@ -20,8 +20,7 @@ interface StartOptions extends GlobalOptions {
   drain?: 'none' | 'alias' | 'webhook';
   alias?: string[];
   fallbackKey?: string;
-  webhookUrl?: string;
-  webhookStatusUrl?: string;
+  webhookController?: string;
   webhookTimeout?: string;
   settle?: string;
   store?: string;
@@ -51,7 +50,7 @@ function drainFromFlags(opts: StartOptions, fromInput: unknown): Record<string, 
   const provider = opts.drain;
   const used = {
     alias: opts.alias?.length || opts.fallbackKey,
-    webhook: opts.webhookUrl || opts.webhookStatusUrl || opts.webhookTimeout,
+    webhook: opts.webhookController || opts.webhookTimeout,
   };
   if (!provider) {
     if (used.alias || used.webhook)
@@ -70,11 +69,11 @@ function drainFromFlags(opts: StartOptions, fromInput: unknown): Record<string, 
       throw new CliError('--drain alias needs --alias (one or more) and --fallback-key');
     return { provider, aliases: opts.alias, fallbackKeyId: opts.fallbackKey, ...settle };
   }
-  if (!opts.webhookUrl) throw new CliError('--drain webhook needs --webhook-url');
+  if (!opts.webhookController)
+    throw new CliError('--drain webhook needs --webhook-controller (a controller configured on the workers)');
   return {
     provider,
-    url: opts.webhookUrl,
-    ...(opts.webhookStatusUrl ? { statusUrl: opts.webhookStatusUrl } : {}),
+    controller: opts.webhookController,
     ...(opts.webhookTimeout ? { timeout: opts.webhookTimeout } : {}),
     ...settle,
   };
@@ -192,10 +191,9 @@ export function withRequestOptions(command: Command): Command {
       '--fallback-key <key-id>',
       'with --drain alias: the key outside the store the aliases point at meanwhile',
     )
-    .option('--webhook-url <url>', 'with --drain webhook: where drain/restore is POSTed (signed)')
     .option(
-      '--webhook-status-url <url>',
-      'with --drain webhook: polled until drained/restored (default <url>/status)',
+      '--webhook-controller <name>',
+      "with --drain webhook: the traffic controller, by its name in the workers' configuration",
     )
     .option(
       '--webhook-timeout <duration>',

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createAuditSink, auditConfigFromEnv } from '../audit';
 import { kmsClientProvider, regionFromEnvironment } from '../kms/client';
-import { webhookSecretFromEnvironment } from '../traffic/webhook-secret';
+import { webhookControllersFromEnvironment } from '../traffic/webhook-controllers';
 import { connectWorkerConnection, temporalSettings } from '../temporal/connection';
 import { describeKmsBudget, kmsBudgetFromEnvironment, KmsBudgetConfigError } from '../kms/rate-limit';
 import { kmsTaskQueue } from '../domain/kms-budget';
@@ -58,7 +58,7 @@ export function registerWorker(program: Command): void {
             kms: kmsClientProvider(),
             auditSink,
             defaultRegion: region,
-            webhookSecret: webhookSecretFromEnvironment(),
+            webhookControllers: webhookControllersFromEnvironment(),
           },
           ...(bundle ? { workflowBundlePath: bundle } : {}),
           kmsBudget,

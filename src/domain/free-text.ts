@@ -9,7 +9,8 @@
  * - text that cannot be stored faithfully: unpaired UTF-16 surrogates (PostgreSQL and any UTF-8
  *   file turn them into U+FFFD, so the stored event no longer matches its hash) and NUL;
  * - control characters other than tab and newline (ESC starts terminal escape sequences, CR
- *   overwrites a line, both can disguise what an operator reads).
+ *   overwrites a line, both can disguise what an operator reads), and bidirectional overrides
+ *   and isolates (they reorder what a terminal shows).
  */
 
 const PEM_PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
@@ -17,8 +18,10 @@ const PEM_PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
 const URL_WITH_PASSWORD = /\b[a-z][a-z0-9+.-]*:\/\/[^\s/?#@:]*:([^\s/?#@]+)@/i;
 const BEARER_TOKEN = /\bBearer\s+[A-Za-z0-9\-._~+/]{16,}=*/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+// Control characters, and the bidirectional overrides and isolates that can make a terminal show
+// text in another order than it is stored ("Trojan Source").
 // eslint-disable-next-line no-control-regex -- these are exactly the characters being refused
-const CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/;
+const CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/;
 
 /** Why a string value looks like a secret, or undefined. */
 export function secretValueReason(value: string): string | undefined {
@@ -53,7 +56,7 @@ export function freeTextProblem(value: string): string | undefined {
   const control = CONTROL.exec(value);
   if (control) {
     const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
-    return `contains the control character U+${code} (only tab and newline are allowed); remove it`;
+    return `contains the control or bidirectional-override character U+${code} (only tab and newline are allowed); remove it`;
   }
   const secret = secretValueReason(value);
   if (secret) {

@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { formatDuration } from './duration';
 import { durationSchema } from './duration-schema';
 import { freeTextProblem } from './free-text';
-import { drainSpecSchema, type DrainSpec } from './traffic';
+import { drainSpecSchema, legacyDrainSpecSchema, type DrainSpec } from './traffic';
 
 export type { DrainSpec } from './traffic';
 
@@ -117,6 +117,14 @@ export const maintenanceRequestSchema = z.strictObject({
   allowAlreadyDisconnected: z.boolean().optional(),
 });
 
+/**
+ * The request as runs started before webhook controllers moved to the worker wrote it (a URL in
+ * `drain`). Only for those runs' replay: `validateMaintenanceRequest(..., { legacyWebhook: true })`.
+ */
+const legacyMaintenanceRequestSchema = maintenanceRequestSchema.extend({
+  drain: legacyDrainSpecSchema.optional(),
+});
+
 /** The request as callers write it (durations as strings). */
 export type MaintenanceRequest = z.input<typeof maintenanceRequestSchema>;
 
@@ -148,7 +156,11 @@ export type ValidationResult =
  * Validates a request as received (any JSON) at time `nowMs` (the workflow's clock inside a
  * workflow). Every problem is reported, each naming its field and what is allowed.
  */
-export function validateMaintenanceRequest(input: unknown, nowMs: number): ValidationResult {
+export function validateMaintenanceRequest(
+  input: unknown,
+  nowMs: number,
+  options: { readonly legacyWebhook?: boolean } = {},
+): ValidationResult {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return {
       ok: false,
@@ -157,7 +169,9 @@ export function validateMaintenanceRequest(input: unknown, nowMs: number): Valid
       ],
     };
   }
-  const parsed = maintenanceRequestSchema.safeParse(input);
+  const parsed = (
+    options.legacyWebhook ? legacyMaintenanceRequestSchema : maintenanceRequestSchema
+  ).safeParse(input);
   if (!parsed.success) {
     return { ok: false, problems: parsed.error.issues.map((issue) => formatIssue(issue, input)) };
   }

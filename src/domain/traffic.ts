@@ -6,7 +6,9 @@
  * - `alias`: each listed KMS alias that points to a key in the store is pointed at a fallback key
  *   outside the store (UpdateAlias), and back to its recorded original target afterwards;
  * - `webhook`: a traffic controller is told `drain` / `restore` by a signed HTTP POST and polled
- *   on a status URL until it reports the change done.
+ *   on a status URL until it reports the change done. The request names the controller; where it
+ *   is and which secret signs for it are the worker's configuration (src/traffic/
+ *   webhook-controllers.ts), so nobody who can start a run can point the worker elsewhere.
  *
  * Every provider may wait `settle` after draining, for callers' cached data keys and connection
  * pools to run dry.
@@ -14,10 +16,13 @@
 import { z } from 'zod';
 import { durationSchema } from './duration-schema';
 
-/** The worker's environment variable holding the webhook HMAC secret (or `<name>_FILE`: a path). */
+/** Secrets named by the worker's controller configuration must use variables with this prefix. */
 export const WEBHOOK_SECRET_ENV = 'KEYSTORE_MAINT_WEBHOOK_SECRET';
 export const WEBHOOK_SIGNATURE_HEADER = 'x-keystore-maint-signature';
 export const WEBHOOK_TIMESTAMP_HEADER = 'x-keystore-maint-timestamp';
+export const WEBHOOK_NONCE_HEADER = 'x-keystore-maint-nonce';
+/** A controller name, as the worker's configuration and requests spell it. */
+export const CONTROLLER_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 /** A receiver should refuse requests whose timestamp is further than this from its clock. */
 export const WEBHOOK_MAX_SKEW_SECONDS = 300;
 
@@ -42,42 +47,72 @@ const httpUrl = z
   .url('must be an absolute http(s) URL')
   .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL');
 
+const webhookTimeout = durationSchema({ min: 1_000, max: 1 * HOUR }).optional();
+
+/** Where a webhook goes is the worker's decision: a request that says where is refused, with the fix. */
+const movedToWorker = (field: string) =>
+  z
+    .undefined({
+      error: `${field} is no longer accepted in a request: traffic controllers and their secrets are configured on the worker (KEYSTORE_MAINT_WEBHOOK_CONTROLLERS_FILE); name one with "controller" (docs/traffic.md)`,
+    })
+    .optional();
+
+const noneSpec = z.strictObject({ provider: z.literal('none'), settle });
+const aliasSpec = z.strictObject({
+  provider: z.literal('alias'),
+  aliases: z
+    .array(aliasName, { error: 'must be a list of alias names' })
+    .min(1, 'list at least one alias')
+    .max(50, 'at most 50 aliases per run')
+    .refine((list) => new Set(list).size === list.length, 'lists an alias twice'),
+  fallbackKeyId: keyId,
+  settle,
+});
+
 export const drainSpecSchema = z.discriminatedUnion(
   'provider',
   [
-    z.strictObject({ provider: z.literal('none'), settle }),
-    z.strictObject({
-      provider: z.literal('alias'),
-      aliases: z
-        .array(aliasName, { error: 'must be a list of alias names' })
-        .min(1, 'list at least one alias')
-        .max(50, 'at most 50 aliases per run')
-        .refine((list) => new Set(list).size === list.length, 'lists an alias twice'),
-      fallbackKeyId: keyId,
-      settle,
-    }),
+    noneSpec,
+    aliasSpec,
     z.strictObject({
       provider: z.literal('webhook'),
-      url: httpUrl,
-      /** Polled until it reports the change; default: `url` + `/status`. */
-      statusUrl: httpUrl.optional(),
-      /** How long drain (or restore) may take in all; default 5 minutes. */
-      timeout: durationSchema({ min: 1_000, max: 1 * HOUR }).optional(),
-      /** Which worker environment variable holds the secret (must start with KEYSTORE_MAINT_WEBHOOK_SECRET). */
-      secretEnv: z
-        .string()
+      /** A controller configured on the worker, by name. */
+      controller: z
+        .string({ error: 'must name a traffic controller configured on the worker, e.g. "payments-mesh"' })
         .regex(
-          /^KEYSTORE_MAINT_WEBHOOK_SECRET[A-Z0-9_]*$/,
-          `must name a variable starting with ${WEBHOOK_SECRET_ENV}`,
-        )
-        .optional(),
+          CONTROLLER_NAME_PATTERN,
+          'must be a controller name: lower-case letters, digits, ".", "_", "-"',
+        ),
+      /** How long drain (or restore) may take in all; default 5 minutes. */
+      timeout: webhookTimeout,
       settle,
+      url: movedToWorker('url'),
+      statusUrl: movedToWorker('statusUrl'),
+      secretEnv: movedToWorker('secretEnv'),
     }),
   ],
   { error: 'must be one of: none, alias, webhook' },
 );
 
-export type DrainSpec = z.output<typeof drainSpecSchema>;
+/**
+ * The webhook spec as runs started before controllers were configured on the worker wrote it
+ * (URL in the request). Kept only so those runs replay; the worker accepts such a URL only when it
+ * is a configured controller's.
+ */
+export const legacyDrainSpecSchema = z.discriminatedUnion('provider', [
+  noneSpec,
+  aliasSpec,
+  z.strictObject({
+    provider: z.literal('webhook'),
+    url: httpUrl,
+    statusUrl: httpUrl.optional(),
+    timeout: webhookTimeout,
+    secretEnv: z.string().optional(),
+    settle,
+  }),
+]);
+
+export type DrainSpec = z.output<typeof drainSpecSchema> | z.output<typeof legacyDrainSpecSchema>;
 export type DrainSpecInput = z.input<typeof drainSpecSchema>;
 
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 5 * 60_000;
@@ -92,7 +127,13 @@ export interface AliasTarget {
 export type DrainPlan =
   | { readonly provider: 'none' }
   | { readonly provider: 'alias'; readonly fallbackKeyId: string; readonly aliases: readonly AliasTarget[] }
-  | { readonly provider: 'webhook'; readonly url: string; readonly statusUrl: string };
+  | {
+      readonly provider: 'webhook';
+      /** The controller's name in the worker's configuration (absent in runs of older workers). */
+      readonly controller?: string;
+      readonly url: string;
+      readonly statusUrl: string;
+    };
 
 /** The body a webhook receives (and signs over, with the timestamp). */
 export interface WebhookBody {

@@ -247,10 +247,10 @@ describe('keystore-maint CLI', () => {
           'x',
           '--drain',
           'webhook',
-          '--webhook-url',
-          'ftp://x',
+          '--webhook-controller',
+          'Not A Name',
         ],
-        /drain\.url: must be an http\(s\) URL|drain\.url/,
+        /drain\.controller: must be a controller name/,
       ],
       [['frobnicate'], /unknown command/],
     ])('%j', async (args, message) => {

@@ -20,7 +20,7 @@ import {
   TEST_CREDENTIALS,
   type MaintenanceEnv,
 } from '../support/maintenance-env';
-import { startController, type Controller } from '../support/traffic-controller';
+import { startController, testWebhookControllers, type Controller } from '../support/traffic-controller';
 
 const SECRET = 'whsec-defects-3c1f9a7b2e4d60a8c15d';
 
@@ -29,9 +29,9 @@ let kms: KMSClient;
 let controller: Controller;
 
 beforeAll(async () => {
-  env = await startMaintenanceEnv({}, { webhookSecrets: { KEYSTORE_MAINT_WEBHOOK_SECRET: SECRET } });
-  kms = createKmsClient({ region: REGION, endpoint: env.sim.url, credentials: TEST_CREDENTIALS });
   controller = await startController(SECRET);
+  env = await startMaintenanceEnv({}, { webhookControllers: testWebhookControllers([controller]) });
+  kms = createKmsClient({ region: REGION, endpoint: env.sim.url, credentials: TEST_CREDENTIALS });
 });
 afterEach(async () => {
   await env.control.clearFaults();
@@ -156,7 +156,7 @@ describe('3. a webhook drain whose outcome is unclear is undone', () => {
     controller.mode = 'act-then-500';
     const handle = await env.start({
       customKeyStoreId: id,
-      drain: { provider: 'webhook', url: controller.url, timeout: '10s' },
+      drain: { provider: 'webhook', controller: controller.name, timeout: '10s' },
     });
     const result = await finalReport(handle);
     expect(controller.actions()).toContain('drain');
@@ -173,7 +173,7 @@ describe('3. a webhook drain whose outcome is unclear is undone', () => {
     const handle = await env.start({
       customKeyStoreId: id,
       window: { duration: '5m' },
-      drain: { provider: 'webhook', url: controller.url, timeout: '30s' },
+      drain: { provider: 'webhook', controller: controller.name, timeout: '30s' },
     });
     await waitForPhase(handle, 'DRAINING');
     await eventually(async () => Promise.resolve(controller.actions().length > 0), 'the drain POST');

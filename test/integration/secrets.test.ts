@@ -17,7 +17,7 @@ import {
   TEST_CREDENTIALS,
   type MaintenanceEnv,
 } from '../support/maintenance-env';
-import { startController, type Controller } from '../support/traffic-controller';
+import { startController, webhookEnvironment, type Controller } from '../support/traffic-controller';
 import { startWorkerProcess } from '../support/worker-process';
 
 const SECRET = 'whsec-never-in-any-record-9b8c7d6e5f4a';
@@ -51,14 +51,16 @@ describe('secrets', () => {
       AWS_ENDPOINT_URL_KMS: env.sim.url,
       AWS_REGION: REGION,
       KEYSTORE_MAINT_AUDIT_FILE: auditFile,
-      KEYSTORE_MAINT_WEBHOOK_SECRET: SECRET,
+      ...webhookEnvironment(controller),
       WORKER_LOG_LEVEL: 'INFO',
     });
     try {
       const handle = await env.temporal.client.workflow.start('keyStoreMaintenance', {
         taskQueue,
         workflowId: `keystore-maint/${REGION}/${id}`,
-        args: [{ ...env.request(id), canaryKeyId, drain: { provider: 'webhook', url: controller.url } }],
+        args: [
+          { ...env.request(id), canaryKeyId, drain: { provider: 'webhook', controller: controller.name } },
+        ],
       });
       const result = await outcomeOf(handle);
       expect(result.outcome).toBe('COMPLETED');

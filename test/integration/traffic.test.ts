@@ -17,7 +17,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKmsClient } from '../../src/kms/client';
 import { freePort } from '../../src/temporal/free-port';
-import { startController, type Controller } from '../support/traffic-controller';
+import { startController, testWebhookControllers, type Controller } from '../support/traffic-controller';
 import { endWindowNowUpdate, statusQuery } from '../../workflows/messages';
 import {
   callsFor,
@@ -36,14 +36,30 @@ const SECRET = 'whsec-test-5f1d3c9a7b2e4d60a8c1';
 
 let env: MaintenanceEnv;
 let kms: KMSClient;
+let controller: Controller;
+let closedPort: number;
 
 beforeAll(async () => {
-  env = await startMaintenanceEnv({}, { webhookSecrets: { KEYSTORE_MAINT_WEBHOOK_SECRET: SECRET } });
+  controller = await startController(SECRET, 'mesh');
+  closedPort = await freePort();
+  env = await startMaintenanceEnv(
+    {},
+    {
+      webhookControllers: testWebhookControllers([
+        controller,
+        // Configured, but nothing listens there.
+        { name: 'down', url: `http://127.0.0.1:${closedPort}/traffic`, secret: SECRET },
+        // The right controller, with a secret the controller does not share.
+        { name: 'wrong-secret', url: controller.url, secret: 'whsec-not-the-controllers-secret-0000' },
+      ]),
+    },
+  );
   kms = createKmsClient({ region: REGION, endpoint: env.sim.url, credentials: TEST_CREDENTIALS });
 });
 afterAll(async () => {
   kms?.destroy();
   await env?.close();
+  await controller?.close();
 });
 
 async function key(customKeyStoreId?: string): Promise<string> {
@@ -195,19 +211,13 @@ describe('alias provider', () => {
 });
 
 describe('webhook provider', () => {
-  let controller: Controller;
-  beforeAll(async () => {
-    controller = await startController(SECRET);
-  });
-  afterAll(async () => controller?.close());
-
   it('drains and restores through a signed webhook; the secret is nowhere in history or audit', async () => {
     controller.mode = 'slow';
     controller.received.length = 0;
     const id = await connectedStore(env.control);
     const handle = await env.start({
       customKeyStoreId: id,
-      drain: { provider: 'webhook', url: controller.url },
+      drain: { provider: 'webhook', controller: 'mesh' },
     });
     const result = await outcomeOf(handle);
     expect(result.outcome).toBe('COMPLETED');
@@ -228,10 +238,9 @@ describe('webhook provider', () => {
 
   it('a webhook that is down fails the run before the store is touched', async () => {
     const id = await connectedStore(env.control);
-    const closedPort = await freePort();
     const handle = await env.start({
       customKeyStoreId: id,
-      drain: { provider: 'webhook', url: `http://127.0.0.1:${closedPort}/traffic` },
+      drain: { provider: 'webhook', controller: 'down' },
     });
     const result = await outcomeOf(handle);
     expect(result.outcome).toBe('FAILED');
@@ -247,14 +256,14 @@ describe('webhook provider', () => {
     const id = await connectedStore(env.control);
     const handle = await env.start({
       customKeyStoreId: id,
-      drain: { provider: 'webhook', url: controller.url },
+      drain: { provider: 'webhook', controller: 'mesh' },
     });
     const result = await outcomeOf(handle);
     controller.mode = 'ok';
     // A 500 does not say the controller did not act. Restore was tried and answered 500 as well,
     // so nobody can say where traffic is: a human must look, and the run says so.
     expect(result.outcome).toBe('NEEDS_ATTENTION');
-    expect(result.message).toMatch(/answered 500: controller broken/);
+    expect(result.message).toMatch(/answered 500 \(controller broken\)/);
     expect(result.message).not.toMatch(/Nothing was changed/);
     expect(mutatingAccepted(await callsFor(env.control, id))).toEqual([]);
   });
@@ -265,7 +274,7 @@ describe('webhook provider', () => {
     const id = await connectedStore(env.control);
     const handle = await env.start({
       customKeyStoreId: id,
-      drain: { provider: 'webhook', url: controller.url, timeout: '5s' },
+      drain: { provider: 'webhook', controller: 'mesh', timeout: '5s' },
     });
     const result = await outcomeOf(handle);
     controller.mode = 'ok';
@@ -277,15 +286,18 @@ describe('webhook provider', () => {
     expect(mutatingAccepted(await callsFor(env.control, id))).toEqual([]);
   });
 
-  it('a wrong secret is refused by the controller and named in the error', async () => {
+  it('a wrong secret is refused by the controller (401): the controller provably did not act', async () => {
     const id = await connectedStore(env.control);
     const handle = await env.start({
       customKeyStoreId: id,
-      drain: { provider: 'webhook', url: controller.url, secretEnv: 'KEYSTORE_MAINT_WEBHOOK_SECRET_MISSING' },
+      drain: { provider: 'webhook', controller: 'wrong-secret' },
     });
     const result = await outcomeOf(handle);
     expect(result.outcome).toBe('FAILED');
-    expect(result.message).toMatch(/no webhook secret: set KEYSTORE_MAINT_WEBHOOK_SECRET_MISSING/);
+    expect(result.message).toMatch(
+      /refused with 401 \(bad signature\); check the URL and that the controller has the same secret/,
+    );
+    expect(result.message).toContain('Nothing was changed');
   });
 });
 

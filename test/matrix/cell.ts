@@ -36,7 +36,13 @@ import { abortUpdate, approveUpdate, endWindowNowUpdate, statusQuery } from '../
 import { expectReportMatchesTruth, groundTruth, type GroundTruth } from '../support/ground-truth';
 import { REGION, TEST_CREDENTIALS } from '../support/maintenance-env';
 import type { TestTemporal } from '../support/temporal';
-import { startController, type Controller } from '../support/traffic-controller';
+import {
+  startController,
+  testWebhookControllers,
+  webhookEnvironment,
+  type Controller,
+} from '../support/traffic-controller';
+import { NO_WEBHOOK_CONTROLLERS } from '../../src/traffic/webhook-controllers';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
 import {
   FAILURES,
@@ -166,7 +172,7 @@ async function world(cell: Cell, temporal: TestTemporal): Promise<World> {
         AWS_ENDPOINT_URL_KMS: sim.url,
         AWS_REGION: REGION,
         KEYSTORE_MAINT_AUDIT_FILE: auditFile,
-        KEYSTORE_MAINT_WEBHOOK_SECRET: SECRET,
+        ...(controller ? webhookEnvironment(controller) : {}),
       });
       return;
     }
@@ -180,7 +186,7 @@ async function world(cell: Cell, temporal: TestTemporal): Promise<World> {
         kms: kmsClientProvider({ endpoint: sim.url, credentials: TEST_CREDENTIALS }),
         auditSink: sink,
         defaultRegion: REGION,
-        webhookSecret: (variable) => (variable === 'KEYSTORE_MAINT_WEBHOOK_SECRET' ? SECRET : undefined),
+        webhookControllers: controller ? testWebhookControllers([controller]) : NO_WEBHOOK_CONTROLLERS,
       },
     });
     inProcess = { worker, running: worker.run(), sink };
@@ -228,7 +234,7 @@ function drainSpec(cell: Cell, w: World): DrainSpecInput {
     case 'alias':
       return { provider: 'alias', aliases: w.aliases.map((a) => a.name), fallbackKeyId: w.fallbackKeyId };
     case 'webhook':
-      return { provider: 'webhook', url: w.controller?.url ?? '', timeout: '30s' };
+      return { provider: 'webhook', controller: w.controller?.name ?? 'missing', timeout: '30s' };
   }
 }
 

@@ -21,6 +21,7 @@ import { createMaintenanceWorker } from '../../src/worker';
 import type { keyStoreMaintenance } from '../../workflows/maintenance';
 import { MemoryAuditSink } from './memory-audit-sink';
 import type { AuditSink } from '../../src/audit/sink';
+import { NO_WEBHOOK_CONTROLLERS, type WebhookControllers } from '../../src/traffic/webhook-controllers';
 import { connectTestTemporal, uniqueName, type TestTemporal } from './temporal';
 
 export const REGION = 'us-east-1';
@@ -65,8 +66,8 @@ export interface MaintenanceEnv {
 }
 
 export interface MaintenanceEnvOptions {
-  /** Webhook secrets by environment variable name, as the worker would read them. */
-  readonly webhookSecrets?: Readonly<Record<string, string>>;
+  /** The traffic controllers the worker may call (test/support/traffic-controller.ts). */
+  readonly webhookControllers?: WebhookControllers;
   /** A real sink instead of the in-memory one (events are then in both). */
   readonly auditSink?: AuditSink;
 }
@@ -98,7 +99,7 @@ export async function startMaintenanceEnv(
         kms: kmsClientProvider({ endpoint: sim.url, credentials: TEST_CREDENTIALS }),
         auditSink: audit,
         defaultRegion: REGION,
-        webhookSecret: (variable) => options.webhookSecrets?.[variable],
+        webhookControllers: options.webhookControllers ?? NO_WEBHOOK_CONTROLLERS,
       },
     });
   let worker = await newWorker();

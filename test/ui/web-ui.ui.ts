@@ -301,7 +301,7 @@ describe.sequential('the Temporal Web UI (2.42.1, served by the dev server)', ()
     const refused = await ui.submitUpdate('approve', { by: APPROVER });
     expect(refused).toEqual({
       ok: false,
-      message: `approve: this run delegated the maintenance to workflow ${childId}; send it there`,
+      message: `approve: this run delegates the maintenance to workflow ${childId} (the store's canonical run, which holds the per-store lock); send the update there`,
     });
     await shots.take('parent-refuses-update', browser.page, { docs: true, clip: await rejectionClip() });
     await ui.closeUpdateDialog();
