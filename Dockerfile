@@ -6,6 +6,10 @@
 # Stages: `build` compiles TypeScript and bundles the workflow code once (so no worker ever runs
 # webpack at start-up); `runtime` has production dependencies only and runs as the unprivileged
 # `node` user. Settings are environment variables: see docs/operations.md and .env.example.
+# Secrets are never built in or passed as variables: mount them as files at run time (e.g. at
+# /run/secrets/<name>, readable by `node`) and name them with *_FILE variables
+# (KEYSTORE_MAINT_AUDIT_POSTGRES_URL_FILE, KEYSTORE_MAINT_WEBHOOK_SECRET_FILE), AWS credentials
+# with AWS_SHARED_CREDENTIALS_FILE, or better a role. See secrets/README.md.
 
 # Pinned to an exact release for reproducible builds; pin the digest too (@sha256:...) where the
 # registry is mirrored, and bump both deliberately.

@@ -2,7 +2,12 @@
  * Which audit sink a process writes to, from its environment. The worker (through the `audit`
  * activity) and the CLI (`audit verify`, `audit export`, `audit migrate`) read the same variables,
  * so they agree on where the trail is.
+ *
+ * The PostgreSQL URL carries a password, so it can come from a file instead of the environment:
+ * `KEYSTORE_MAINT_AUDIT_POSTGRES_URL_FILE` names a file holding it (a mounted secret, e.g.
+ * /run/secrets/audit_postgres_url), read only when the sink is `postgres`.
  */
+import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { AuditConfigError } from './errors';
 
@@ -10,6 +15,8 @@ export const AUDIT_ENV = {
   sink: 'KEYSTORE_MAINT_AUDIT_SINK',
   file: 'KEYSTORE_MAINT_AUDIT_FILE',
   postgresUrl: 'KEYSTORE_MAINT_AUDIT_POSTGRES_URL',
+  /** A file holding the URL (a mounted secret), instead of the URL itself in the environment. */
+  postgresUrlFile: 'KEYSTORE_MAINT_AUDIT_POSTGRES_URL_FILE',
   postgresTable: 'KEYSTORE_MAINT_AUDIT_POSTGRES_TABLE',
 } as const;
 
@@ -41,16 +48,10 @@ export function auditConfigFromEnv(
     case 'stdout':
       return { kind: 'stdout' };
     case 'postgres': {
-      const url = env[AUDIT_ENV.postgresUrl]?.trim();
-      if (!url) {
-        throw new AuditConfigError(
-          `${AUDIT_ENV.sink}=postgres needs ${AUDIT_ENV.postgresUrl} (e.g. postgres://user:password@host:5432/db); ` +
-            `set it, or choose another sink (file, stdout).`,
-        );
-      }
+      const { url, source } = postgresUrlFromEnv(env, cwd);
       if (!/^postgres(?:ql)?:\/\//.test(url)) {
         throw new AuditConfigError(
-          `${AUDIT_ENV.postgresUrl} must be a postgres:// or postgresql:// URL, got ${redactUrl(url)}.`,
+          `${source} must be a postgres:// or postgresql:// URL, got ${describeNonPostgresUrl(url)}.`,
         );
       }
       return { kind: 'postgres', url, table: auditTableName(env[AUDIT_ENV.postgresTable]) };
@@ -60,6 +61,62 @@ export function auditConfigFromEnv(
         `${AUDIT_ENV.sink}=${kind} is not a known audit sink; use file (the default), stdout or postgres.`,
       );
   }
+}
+
+/**
+ * The database URL and where it came from (for messages): the variable itself, or the file its
+ * `_FILE` variant names. Never both: which one wins would be a guess.
+ */
+function postgresUrlFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+  cwd: string,
+): { url: string; source: string } {
+  const direct = env[AUDIT_ENV.postgresUrl]?.trim();
+  const file = env[AUDIT_ENV.postgresUrlFile]?.trim();
+  if (direct && file) {
+    throw new AuditConfigError(
+      `both ${AUDIT_ENV.postgresUrl} and ${AUDIT_ENV.postgresUrlFile} are set; set only one ` +
+        `(${AUDIT_ENV.postgresUrlFile} names a file holding the URL, e.g. a mounted secret).`,
+    );
+  }
+  if (direct) return { url: direct, source: AUDIT_ENV.postgresUrl };
+  if (!file) {
+    throw new AuditConfigError(
+      `${AUDIT_ENV.sink}=postgres needs ${AUDIT_ENV.postgresUrl} (e.g. postgres://user:password@host:5432/db) ` +
+        `or ${AUDIT_ENV.postgresUrlFile} (a file holding that URL, e.g. /run/secrets/audit_postgres_url); ` +
+        `set one, or choose another sink (file, stdout).`,
+    );
+  }
+  const source = `${AUDIT_ENV.postgresUrlFile} (${file})`;
+  let text: string;
+  try {
+    // Relative to the working directory, like KEYSTORE_MAINT_AUDIT_FILE.
+    text = readFileSync(isAbsolute(file) ? file : resolve(cwd, file), 'utf8');
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new AuditConfigError(
+      `${AUDIT_ENV.postgresUrlFile}=${file} cannot be read (${reason}); it must name a file this ` +
+        `process can read, holding the audit database URL (postgres://user:password@host:5432/db).`,
+    );
+  }
+  const url = text.trim();
+  if (!url) {
+    throw new AuditConfigError(
+      `${AUDIT_ENV.postgresUrlFile}=${file} is empty; put the audit database URL ` +
+        `(postgres://user:password@host:5432/db) in it, or choose another sink (file, stdout).`,
+    );
+  }
+  return { url, source };
+}
+
+/**
+ * What a value that should have been a PostgreSQL URL looks like, without its secrets: the URL
+ * with its password hidden, or no text at all when it is not a URL (it may be a bare password).
+ */
+function describeNonPostgresUrl(value: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(value)
+    ? redactUrl(value)
+    : 'a value that is not a URL (not shown: it may be a password)';
 }
 
 export function auditTableName(name: string | undefined): string {

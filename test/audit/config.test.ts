@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -81,6 +81,102 @@ describe('audit configuration', () => {
         KEYSTORE_MAINT_AUDIT_POSTGRES_URL: 'mysql://x:secret@h/db',
       }),
     ).toThrow(/^(?!.*secret)/);
+  });
+
+  describe('KEYSTORE_MAINT_AUDIT_POSTGRES_URL_FILE (the URL in a file, e.g. a mounted secret)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'audit-url-file-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const secretFile = (name: string, content: string): string => {
+      const path = join(dir, name);
+      writeFileSync(path, content, { mode: 0o600 });
+      return path;
+    };
+    const postgres = (env: Record<string, string>) =>
+      auditConfigFromEnv({ KEYSTORE_MAINT_AUDIT_SINK: 'postgres', ...env }, dir);
+
+    it('reads the URL from the file, without its final newline', () => {
+      const file = secretFile('url', 'postgres://app:s3cret@db:5432/audit\n');
+      expect(postgres({ KEYSTORE_MAINT_AUDIT_POSTGRES_URL_FILE: file })).toEqual({
+        kind: 'postgres',
+        url: 'postgres://app:s3cret@db:5432/audit',
+        table: 'keystore_maint_audit',
+      });
+    });
+
+    it('resolves a relative path against the working directory, like KEYSTORE_MAINT_AUDIT_FILE', () => {
+      secretFile('relative-url', 'postgresql://app:pw@db/audit');
+      expect(postgres({ KEYSTORE_MAINT_AUDIT_POSTGRES_URL_FILE: 'relative-url' })).toMatchObject({
+        url: 'postgresql://app:pw@db/audit',
+      });
+    });
+
+    it('is read only for the postgres sink', () => {
+      const missing = join(dir, 'does-not-exist');
+      expect(auditConfigFromEnv({ KEYSTORE_MAINT_AUDIT_POSTGRES_URL_FILE: missing }, dir)).toEqual({
+        kind: 'file',
+        path: join(dir, 'audit', 'keystore-maint.jsonl'),
+      });
+      expect(
+        auditConfigFromEnv({
+          KEYSTORE_MAINT_AUDIT_SINK: 'stdout',
+          KEYSTORE_MAINT_AUDIT_POSTGRES_URL_FILE: missing,
+        }),
+      ).toEqual({ kind: 'stdout' });
+    });
+
+    it('refuses a file it cannot read, naming the variable and the path', () => {
+      const missing = join(dir, 'no-such-secret');
+      const env = { KEYSTORE_MAINT_AUDIT_POSTGRES_URL_FILE: missing };
+      expect(() => postgres(env)).toThrow(AuditConfigError);
+      expect(() => postgres(env)).toThrow(
+        `KEYSTORE_MAINT_AUDIT_POSTGRES_URL_FILE=${missing} cannot be read (ENOENT`,
+      );
+      expect(() => postgres({ KEYSTORE_MAINT_AUDIT_POSTGRES_URL_FILE: dir })).toThrow(
+        /KEYSTORE_MAINT_AUDIT_POSTGRES_URL_FILE=.* cannot be read \(EISDIR/,
+      );
+    });
+
+    it.skipIf(process.getuid?.() === 0)('refuses a file it may not read (EACCES)', () => {
+      const file = secretFile('unreadable', 'postgres://app:pw@db/audit');
+      chmodSync(file, 0o000);
+      expect(() => postgres({ KEYSTORE_MAINT_AUDIT_POSTGRES_URL_FILE: file })).toThrow(
+        /KEYSTORE_MAINT_AUDIT_POSTGRES_URL_FILE=.* cannot be read \(EACCES/,
+      );
+    });
+
+    it('refuses an empty file, naming the variable', () => {
+      const file = secretFile('empty', ' \n');
+      expect(() => postgres({ KEYSTORE_MAINT_AUDIT_POSTGRES_URL_FILE: file })).toThrow(
+        `KEYSTORE_MAINT_AUDIT_POSTGRES_URL_FILE=${file} is empty`,
+      );
+    });
+
+    it('refuses the URL and its file together: which one wins would be a guess', () => {
+      const file = secretFile('both', 'postgres://app:pw@db/audit');
+      expect(() =>
+        postgres({
+          KEYSTORE_MAINT_AUDIT_POSTGRES_URL: 'postgres://app:pw@db/audit',
+          KEYSTORE_MAINT_AUDIT_POSTGRES_URL_FILE: file,
+        }),
+      ).toThrow(/both KEYSTORE_MAINT_AUDIT_POSTGRES_URL and KEYSTORE_MAINT_AUDIT_POSTGRES_URL_FILE are set/);
+    });
+
+    it('names the file when its content is not a PostgreSQL URL, never repeating a password', () => {
+      const mysql = secretFile('mysql', 'mysql://app:hunter2@db/audit');
+      expect(() => postgres({ KEYSTORE_MAINT_AUDIT_POSTGRES_URL_FILE: mysql })).toThrow(
+        `KEYSTORE_MAINT_AUDIT_POSTGRES_URL_FILE (${mysql}) must be a postgres:// or postgresql:// URL, got mysql://app:***@db/audit`,
+      );
+      // Just a password (a common mistake): not echoed at all.
+      const bare = secretFile('bare', 'hunter2\n');
+      expect(() => postgres({ KEYSTORE_MAINT_AUDIT_POSTGRES_URL_FILE: bare })).toThrow(/is not a URL/);
+      expect(() => postgres({ KEYSTORE_MAINT_AUDIT_POSTGRES_URL_FILE: bare })).toThrow(/^(?!.*hunter2)/);
+    });
+
+    it('says which variables would do when neither is set', () => {
+      expect(() => postgres({})).toThrow(
+        /needs KEYSTORE_MAINT_AUDIT_POSTGRES_URL .* or KEYSTORE_MAINT_AUDIT_POSTGRES_URL_FILE/,
+      );
+    });
   });
 
   describe('createAuditSink', () => {
