@@ -6,7 +6,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
-import { JsonlAuditSink } from './audit';
+import { JsonlAuditSink, type AuditKey } from './audit';
 import { createMaintenanceClient, type MaintenanceClient } from './client';
 import { DEFAULT_TASK_QUEUE } from './domain/names';
 import { kmsClientProvider } from './kms/client';
@@ -27,6 +27,8 @@ export interface LocalStackOptions {
   readonly simulator?: SimulatorOptions;
   readonly taskQueue?: string;
   readonly auditFile: string;
+  /** The audit key that seals the trail (the demo makes one); unsealed without. */
+  readonly auditKey?: AuditKey;
   readonly workerTuning?: MaintenanceWorkerOptions['tuning'];
   /** The KMS budget of the worker (default: from the environment, 4 calls per second). */
   readonly kmsBudget?: MaintenanceWorkerOptions['kmsBudget'];
@@ -55,7 +57,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     stops.push(() => server.stop());
     const sim = await startKmsSimulator({ port: 0, region: LOCAL_REGION, ...options.simulator });
     stops.push(() => sim.stop());
-    const auditSink = new JsonlAuditSink(options.auditFile);
+    const auditSink = new JsonlAuditSink(
+      options.auditFile,
+      options.auditKey ? { key: options.auditKey } : {},
+    );
     const nativeConnection = await NativeConnection.connect({ address: server.address });
     const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
     const worker = await createMaintenanceWorker({

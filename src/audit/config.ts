@@ -18,6 +18,10 @@ export const AUDIT_ENV = {
   /** A file holding the URL (a mounted secret), instead of the URL itself in the environment. */
   postgresUrlFile: 'KEYSTORE_MAINT_AUDIT_POSTGRES_URL_FILE',
   postgresTable: 'KEYSTORE_MAINT_AUDIT_POSTGRES_TABLE',
+  /** The audit key (src/audit/audit-key.ts): events are sealed with HMAC-SHA256 under it. */
+  keyFile: 'KEYSTORE_MAINT_AUDIT_KEY_FILE',
+  /** `1`: a worker may write without a key (development only: the trail can then be forged). */
+  unkeyed: 'KEYSTORE_MAINT_AUDIT_UNKEYED',
 } as const;
 
 /** Relative to the process's working directory. */
@@ -150,4 +154,38 @@ export function redactUrl(url: string): string {
   } catch {
     return url.replace(/\/\/([^/@:]*):[^/@]*@/, '//$1:***@');
   }
+}
+
+/**
+ * The audit key a process should seal with or verify against: the file named by
+ * `KEYSTORE_MAINT_AUDIT_KEY_FILE` (relative to the working directory), or undefined when unset.
+ */
+export function auditKeyFileFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+  cwd: string = process.cwd(),
+): string | undefined {
+  const file = env[AUDIT_ENV.keyFile]?.trim();
+  if (!file) return undefined;
+  return isAbsolute(file) ? file : resolve(cwd, file);
+}
+
+/**
+ * For a worker: the key file it must seal with. A worker that writes a trail without a key is
+ * refused, naming the variable and the fix, unless `KEYSTORE_MAINT_AUDIT_UNKEYED=1` says so on
+ * purpose (then undefined). The stdout sink is never sealed: the log pipeline is its record.
+ */
+export function requiredAuditKeyFile(
+  config: AuditConfig,
+  env: Readonly<Record<string, string | undefined>>,
+  cwd: string = process.cwd(),
+): string | undefined {
+  if (config.kind === 'stdout') return undefined;
+  const file = auditKeyFileFromEnv(env, cwd);
+  if (file) return file;
+  if (env[AUDIT_ENV.unkeyed]?.trim() === '1') return undefined;
+  throw new AuditConfigError(
+    `${AUDIT_ENV.keyFile} is not set: the audit trail would be sealed with plain SHA-256, which anyone who can ` +
+      `write it can recompute. Create a key (openssl rand -hex 32 > audit_key), mount it, and set ` +
+      `${AUDIT_ENV.keyFile} to its path; for development only, ${AUDIT_ENV.unkeyed}=1 writes an unsealed trail.`,
+  );
 }

@@ -14,6 +14,7 @@ import {
   type AuditOutcome,
   type ChainedAuditEvent,
 } from '../domain/audit-event';
+import type { AuditKey } from './audit-key';
 import { canonicalJson } from './canonical-json';
 import {
   AuditEventInvalidError,
@@ -24,6 +25,9 @@ import {
 import { assertNoSecrets } from './secrets';
 
 export const AUDIT_OUTCOMES: readonly AuditOutcome[] = ['ok', 'failed', 'refused', 'skipped', 'info'];
+
+/** Members a stored record may have besides the event's. */
+export const RECORD_FIELDS = new Set(['prevHash', 'sinkPrev', 'keyId', 'hash']);
 
 const EVENT_FIELDS = new Set([
   'schemaVersion',
@@ -50,11 +54,68 @@ export function runKey(workflowId: string, runId: string): string {
   return JSON.stringify([workflowId, runId]);
 }
 
-/** SHA-256 (hex) of the canonical JSON of the event without its `hash` member. */
-export function hashEvent(event: object): string {
+/**
+ * The record's `hash`: over the canonical JSON of the record without `hash`, an HMAC-SHA256 under
+ * the audit key when the record names one (`keyId`), else a SHA-256. Returns undefined for a keyed
+ * record when `key` is missing or is another key (the verifier says which key it needs).
+ */
+export function hashEvent(event: object, key?: AuditKey): string | undefined {
   const rest: Record<string, unknown> = { ...event };
   delete rest.hash;
-  return createHash('sha256').update(canonicalJson(rest), 'utf8').digest('hex');
+  const text = canonicalJson(rest);
+  const keyId = (event as { keyId?: unknown }).keyId;
+  if (keyId === undefined) return createHash('sha256').update(text, 'utf8').digest('hex');
+  if (!key || key.id !== keyId) return undefined;
+  return key.mac(text);
+}
+
+/** Where a sink's records link to each other (`sinkPrev`), and the key that seals them. */
+export interface SinkLink {
+  /** `hash` of the last record in the sink; '' when it is empty. Advanced as records are chained. */
+  lastHash: string;
+  readonly key?: AuditKey | undefined;
+}
+
+/** The members of a stored record in the order a line spells them: who and what first. */
+const LINE_ORDER = [
+  'schemaVersion',
+  'workflowId',
+  'runId',
+  'seq',
+  'at',
+  'phase',
+  'action',
+  'actor',
+  'outcome',
+  'detail',
+  'error',
+  'prevHash',
+  'sinkPrev',
+  'keyId',
+  'hash',
+] as const;
+
+/**
+ * The one spelling of a stored record as a file line: the members in `LINE_ORDER` (unknown
+ * members last, sorted), nested objects with sorted keys, no whitespace. `verify` refuses any
+ * other spelling of the same record (duplicate keys, spacing, escapes, order): it was not written
+ * by the sink. Identity comes first so a line cut short still says whose it was.
+ */
+export function recordLine(record: object): string {
+  const value = record as Record<string, unknown>;
+  const known = new Set<string>(LINE_ORDER);
+  const keys = [
+    ...LINE_ORDER.filter((k) => value[k] !== undefined),
+    ...Object.keys(value)
+      .filter((k) => !known.has(k) && value[k] !== undefined)
+      .sort(),
+  ];
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(',')}}`;
+}
+
+function sealOf(record: object, key: AuditKey | undefined): string {
+  const text = canonicalJson(record);
+  return key ? key.mac(text) : createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
 /** The events of one run in one append: normalized, in seq order, without repeats. */
@@ -111,7 +172,13 @@ export function prepareBatch(events: readonly AuditEvent[]): RunBatch[] {
  * Chains a run's batch onto the stored tail: events at or below the stored last seq are already
  * there (a retried append) and are skipped; the first new one must be exactly the next seq.
  */
-export function chainBatch(batch: RunBatch, tail: ChainTail | undefined, where: string): ChainedAuditEvent[] {
+export function chainBatch(
+  batch: RunBatch,
+  tail: ChainTail | undefined,
+  where: string,
+  /** Omitted by a sink that does not link its records (`sinkPrev`) or seal them with a key. */
+  link?: SinkLink,
+): ChainedAuditEvent[] {
   const lastSeq = tail?.lastSeq ?? 0;
   let prevHash = tail?.lastHash ?? '';
   const fresh = batch.events.filter((event) => event.seq > lastSeq);
@@ -120,9 +187,15 @@ export function chainBatch(batch: RunBatch, tail: ChainTail | undefined, where: 
     throw new AuditSequenceGapError(batch.workflowId, batch.runId, lastSeq + 1, first.seq, where);
   }
   return fresh.map((event) => {
-    const withPrev = { ...event, prevHash };
-    const chained: ChainedAuditEvent = { ...withPrev, hash: hashEvent(withPrev) };
+    const record = {
+      ...event,
+      prevHash,
+      ...(link ? { sinkPrev: link.lastHash } : {}),
+      ...(link?.key ? { keyId: link.key.id } : {}),
+    };
+    const chained: ChainedAuditEvent = { ...record, hash: sealOf(record, link?.key) };
     prevHash = chained.hash;
+    if (link) link.lastHash = chained.hash;
     return chained;
   });
 }
@@ -304,6 +377,15 @@ export function parseChainedEvent(value: unknown): { event: ChainedAuditEvent } 
   if (!SHA256_HEX.test(v.hash as string)) return { problem: 'field "hash" is not a SHA-256 hex digest' };
   if (v.prevHash !== '' && !SHA256_HEX.test(v.prevHash as string)) {
     return { problem: 'field "prevHash" is neither empty nor a SHA-256 hex digest' };
+  }
+  if (
+    v.sinkPrev !== undefined &&
+    (typeof v.sinkPrev !== 'string' || (v.sinkPrev !== '' && !SHA256_HEX.test(v.sinkPrev)))
+  ) {
+    return { problem: 'field "sinkPrev" is neither empty nor a SHA-256 hex digest' };
+  }
+  if (v.keyId !== undefined && (typeof v.keyId !== 'string' || !/^k-[0-9a-f]{16}$/.test(v.keyId))) {
+    return { problem: 'field "keyId" is not an audit key id (k- and 16 hex digits)' };
   }
   return { event: v as unknown as ChainedAuditEvent };
 }

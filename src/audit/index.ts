@@ -5,6 +5,7 @@
  * `findWorkflowIdsForStore` on a sink, then `exportAuditTrail`) and migrates
  * (`migrateAuditPostgres`).
  */
+import type { AuditKey } from './audit-key';
 import type { Writable } from 'node:stream';
 import { Pool } from 'pg';
 import type { AuditConfig } from './config';
@@ -13,12 +14,16 @@ import { PostgresAuditSink, migrateAuditSchema } from './postgres-sink';
 import type { ReadableAuditSink } from './sink';
 import { StdoutAuditSink } from './stdout-sink';
 
+export { auditKeyFromBytes, loadAuditKey, AUDIT_KEY_MIN_BYTES, type AuditKey } from './audit-key';
 export { canonicalJson } from './canonical-json';
+export { checkpointFileOf, type Checkpoint } from './checkpoints';
 export {
   AUDIT_ENV,
   DEFAULT_AUDIT_FILE,
   DEFAULT_AUDIT_TABLE,
   auditConfigFromEnv,
+  auditKeyFileFromEnv,
+  requiredAuditKeyFile,
   describeAuditConfig,
   redactUrl,
   type AuditConfig,
@@ -49,6 +54,8 @@ export {
   verifyAuditFile,
   verifyAuditPostgres,
   verifyAuditTrail,
+  AuditKeyNeededError,
+  type VerifyOptions,
   type AuditBreak,
   type AuditBreakKind,
   type AuditLocation,
@@ -61,6 +68,8 @@ export interface CreateAuditSinkOptions {
   readonly jsonl?: JsonlAuditSinkOptions;
   /** Where the stdout sink writes; process.stdout by default. */
   readonly stdout?: Writable;
+  /** The audit key the sink seals with (file and PostgreSQL sinks). */
+  readonly key?: AuditKey;
 }
 
 /** The sink the configuration names. Cheap and synchronous: nothing is opened until first use. */
@@ -70,7 +79,10 @@ export function createAuditSink(
 ): ReadableAuditSink {
   switch (config.kind) {
     case 'file':
-      return new JsonlAuditSink(config.path, options.jsonl);
+      return new JsonlAuditSink(config.path, {
+        ...options.jsonl,
+        ...(options.key ? { key: options.key } : {}),
+      });
     case 'stdout':
       return new StdoutAuditSink(options.stdout);
     case 'postgres':

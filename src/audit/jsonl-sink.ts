@@ -28,15 +28,24 @@ import {
   chainBatch,
   parseChainedEvent,
   prepareBatch,
+  recordLine,
   runKey,
   type ChainTail,
   type RunBatch,
 } from './hash-chain';
+import type { AuditKey } from './audit-key';
+import { appendCheckpoint, checkpointFileOf, lastCheckpointMac, sealCheckpoint } from './checkpoints';
 import { readLines } from './jsonl-lines';
 import { isAboutStore, type ReadableAuditSink } from './sink';
 
 export interface JsonlAuditSinkOptions {
   readonly lock?: Partial<FileLockOptions>;
+  /**
+   * The audit key (src/audit/audit-key.ts): events are sealed with HMAC-SHA256 under it, and a
+   * signed checkpoint of the head goes to `<file>.checkpoints` after every append. Without a key
+   * the trail is chained with plain SHA-256, which anyone who can write the file can recompute.
+   */
+  readonly key?: AuditKey;
 }
 
 interface IndexedFile {
@@ -51,14 +60,19 @@ export class JsonlAuditSink implements ReadableAuditSink {
   private readonly lockOptions: FileLockOptions;
   /** Highest seq, and its hash, of every run in the file, as of `indexed`. */
   private readonly tails = new Map<string, ChainTail>();
+  /** The last record in the file (what the next one links to) and how many there are. */
+  private head = { hash: '', records: 0 };
   private indexed: IndexedFile | undefined;
   private closed = false;
   private resolved: string | undefined;
+
+  private readonly key: AuditKey | undefined;
 
   constructor(path: string, options: JsonlAuditSinkOptions = {}) {
     this.path = resolve(path);
     this.description = `file ${this.path}`;
     this.lockOptions = { ...DEFAULT_LOCK_OPTIONS, ...options.lock };
+    this.key = options.key;
   }
 
   async append(events: readonly AuditEvent[]): Promise<number> {
@@ -112,22 +126,36 @@ export class JsonlAuditSink implements ReadableAuditSink {
     try {
       const before = await file.stat();
       await this.refresh(file, before);
+      const link = { lastHash: this.head.hash, key: this.key };
       const chained = batches.flatMap((batch) =>
-        chainBatch(batch, this.tails.get(runKey(batch.workflowId, batch.runId)), this.path),
+        chainBatch(batch, this.tails.get(runKey(batch.workflowId, batch.runId)), this.path, link),
       );
       if (chained.length === 0) return 0;
-      const bytes = Buffer.from(chained.map((event) => `${JSON.stringify(event)}\n`).join(''), 'utf8');
+      // One spelling per record: `verify` refuses any other (duplicate keys, escapes, order).
+      const bytes = Buffer.from(chained.map((event) => `${recordLine(event)}\n`).join(''), 'utf8');
       await lock.assertHeld();
       await this.writeAll(file, bytes, before.size);
       if (before.size === 0) await syncDirectory(dirname(this.path));
       for (const event of chained) {
         this.tails.set(runKey(event.workflowId, event.runId), { lastSeq: event.seq, lastHash: event.hash });
       }
+      this.head = { hash: link.lastHash, records: this.head.records + chained.length };
       this.indexed = { dev: before.dev, ino: before.ino, size: before.size + bytes.length };
+      if (this.key) await this.checkpoint(target, this.key);
       return chained.length;
     } finally {
       await file.close();
     }
+  }
+
+  /** A signed checkpoint of the head, chained to the last one (src/audit/checkpoints.ts). */
+  private async checkpoint(target: string, key: AuditKey): Promise<void> {
+    const path = checkpointFileOf(target);
+    const prev = await lastCheckpointMac(path);
+    await appendCheckpoint(
+      path,
+      sealCheckpoint({ records: this.head.records, head: this.head.hash, prev }, key),
+    );
   }
 
   private async writeAll(file: FileHandle, bytes: Buffer, sizeBefore: number): Promise<void> {
@@ -181,6 +209,7 @@ export class JsonlAuditSink implements ReadableAuditSink {
     if (!known || known.dev !== now.dev || known.ino !== now.ino || now.size < known.size) {
       // First look, or the file was replaced or rotated: read it whole.
       this.tails.clear();
+      this.head = { hash: '', records: 0 };
       from = 0;
     } else if (now.size === known.size) {
       return;
@@ -195,12 +224,14 @@ export class JsonlAuditSink implements ReadableAuditSink {
             `(truncate -s ${line.offset} <file>) so appends can go on.`,
         );
       }
-      const tail = tailOf(line.text);
+      const tail = line.tooLong ? undefined : tailOf(line.text);
       // The highest seq, not the last line: a line copied further down (tampering) must not
       // make the sink write seqs it already has a second time.
       if (tail && tail.seq > (this.tails.get(tail.key)?.lastSeq ?? 0)) {
         this.tails.set(tail.key, { lastSeq: tail.seq, lastHash: tail.hash });
       }
+      // The next record links to the last line, whatever it is: verify reports damage, not the sink.
+      this.head = { hash: tail?.hash ?? '', records: this.head.records + 1 };
     }
     this.indexed = { dev: now.dev, ino: now.ino, size: now.size };
   }
@@ -223,6 +254,7 @@ export class JsonlAuditSink implements ReadableAuditSink {
       const { size } = await file.stat();
       for await (const line of readLines(file, 0, size)) {
         if (!line.complete) break;
+        if (line.tooLong) continue;
         const parsed = parseChainedEvent(parseJson(line.text));
         if ('event' in parsed) onEvent(parsed.event);
       }

@@ -1,24 +1,69 @@
 /**
- * `audit verify`: walks every run's hash chain in write order (file lines, or table rows by id) and
- * reports the first place where the trail is not what the sink wrote, with the kind of damage.
+ * `audit verify`: walks the trail in write order (file lines, or table rows by id) and reports the
+ * first place where it is not what the sink wrote, with the kind of damage. docs/audit.md lists
+ * exactly what is and is not detected; each claim has a test (test/audit/keyed-chain.test.ts).
  *
- * What a chain cannot show: events removed from the end of a run (or the end of the file), and a
- * trail rewritten wholesale with new hashes. Temporal's event history is the second, independent
- * record; anchoring the last hash somewhere else (a ticket, another system) closes the gap.
+ * - Every record is checked against its run's chain (`prevHash`) and against the record before it
+ *   in the sink (`sinkPrev`): an edited, deleted, inserted, duplicated or moved event, and a whole
+ *   run deleted from the middle, are found.
+ * - With the audit key, every seal (`hash`) is an HMAC under it: a writer without the key cannot
+ *   forge a chain that passes, not even by rewriting the whole trail. A record without a seal
+ *   (written before the key) is refused unless `allowUnkeyed`.
+ * - Signed checkpoints (`<file>.checkpoints`) find a trail cut off at its end, up to the last one.
+ * - A file line must be exactly what the sink writes (canonical JSON): a second spelling of a
+ *   record — duplicate keys, spacing, escapes — is refused; a line over 1 MiB is refused without
+ *   being read into memory; the file is streamed.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { Pool } from 'pg';
 import type { AuditConfig } from './config';
 import { auditTableName, redactUrl } from './config';
-import { AuditSinkNotReadableError, AuditSourceNotFoundError, AuditWriteError } from './errors';
+import type { AuditKey } from './audit-key';
+import { checkpointFileOf, checkpointProblem, checkpointValues, type Checkpoint } from './checkpoints';
+import { AuditError, AuditSinkNotReadableError, AuditSourceNotFoundError, AuditWriteError } from './errors';
 import { DEFAULT_LOCK_OPTIONS, errorCode, withFileLock } from './file-lock';
-import { hashEvent, parseChainedEvent, runKey } from './hash-chain';
-import { readLines } from './jsonl-lines';
+import { hashEvent, parseChainedEvent, recordLine, runKey } from './hash-chain';
+import { MAX_AUDIT_LINE_BYTES, readLines } from './jsonl-lines';
 import { resolveAuditFile } from './jsonl-sink';
 import { missingTableError, rollback, rowToEvent, SELECT_COLUMNS, type AuditRow } from './postgres-sink';
 
 export type AuditBreakKind =
-  'edited' | 'broken-link' | 'gap' | 'duplicate' | 'reordered' | 'truncated' | 'malformed';
+  | 'edited'
+  | 'broken-link'
+  | 'gap'
+  | 'duplicate'
+  | 'reordered'
+  | 'truncated'
+  | 'malformed'
+  | 'noncanonical'
+  | 'unkeyed'
+  | 'forged';
+
+/** Options of every verify function. */
+export interface VerifyOptions {
+  /** The audit key: checks every seal, and the checkpoints. Required for a keyed trail. */
+  readonly key?: AuditKey | undefined;
+  /** Accept records without a seal (written before a key was configured); their limits apply. */
+  readonly allowUnkeyed?: boolean | undefined;
+  /**
+   * The events are some runs taken out of a trail (an export): check each run's chain only — not
+   * the links between records of the sink, and seals only when the key is given.
+   */
+  readonly runChainsOnly?: boolean | undefined;
+}
+
+/** The trail is sealed with an audit key and none was given: nothing can be said about it. */
+export class AuditKeyNeededError extends AuditError {
+  constructor(
+    readonly keyId: string,
+    where: string,
+  ) {
+    super(
+      'AuditKeyNeeded',
+      `${where} is sealed with audit key ${keyId}; give that key to verify it (KEYSTORE_MAINT_AUDIT_KEY_FILE, or --key-file)`,
+    );
+  }
+}
 
 export interface AuditLocation {
   /** The file as given, or `postgres table <name>`. */
@@ -48,6 +93,10 @@ interface ReportCounts {
   /** Events that passed every check (all of them when ok). */
   readonly events: number;
   readonly runs: number;
+  /** Records sealed with the audit key (the rest are plain SHA-256). */
+  readonly keyed: number;
+  /** The last checkpoint checked (keyed file trails), for comparing with a copy kept elsewhere. */
+  readonly lastCheckpoint?: { readonly at: string; readonly records: number; readonly head: string };
 }
 
 export type VerifyReport =
@@ -64,6 +113,8 @@ export type AuditTrailSource =
 interface TrailRecord {
   readonly location: AuditLocation;
   readonly value: unknown;
+  /** The line as stored (files): it must be exactly the sink's spelling of `value`. */
+  readonly text?: string;
   /** Set when the text is not JSON (or not whole): the record is damaged whatever it says. */
   readonly damage?: {
     readonly kind: 'truncated' | 'malformed';
@@ -73,14 +124,20 @@ interface TrailRecord {
 }
 
 /** Verifies a trail wherever it is; `AuditConfig` works too (the stdout sink cannot be read). */
-export async function verifyAuditTrail(source: AuditTrailSource | AuditConfig): Promise<VerifyReport> {
+export async function verifyAuditTrail(
+  source: AuditTrailSource | AuditConfig,
+  options: VerifyOptions = {},
+): Promise<VerifyReport> {
   switch (source.kind) {
     case 'file':
-      return verifyAuditFile(source.path);
+      return verifyAuditFile(source.path, options);
     case 'postgres':
-      return verifyAuditPostgres('pool' in source ? source.pool : source.url, { table: source.table });
+      return verifyAuditPostgres('pool' in source ? source.pool : source.url, {
+        ...options,
+        table: source.table,
+      });
     case 'events':
-      return verifyAuditEvents(source.events, source.name);
+      return verifyAuditEvents(source.events, source.name, options);
     case 'stdout':
       throw new AuditSinkNotReadableError(
         'the stdout audit sink keeps no trail to verify: collect the lines from your log pipeline into a file ' +
@@ -90,11 +147,15 @@ export async function verifyAuditTrail(source: AuditTrailSource | AuditConfig): 
 }
 
 /** In-memory events in write order (e.g. collected stdout lines); locations are 1-based positions. */
-export function verifyAuditEvents(events: Iterable<unknown>, name = 'events'): VerifyReport {
+export function verifyAuditEvents(
+  events: Iterable<unknown>,
+  name = 'events',
+  options: VerifyOptions = {},
+): VerifyReport {
   const records: TrailRecord[] = [];
   let line = 0;
   for (const value of events) records.push({ location: { source: name, line: ++line }, value });
-  const checker = new ChainChecker(name);
+  const checker = new ChainChecker(name, options);
   for (const record of records) checker.index(record);
   for (const record of records) {
     const broken = checker.check(record);
@@ -108,7 +169,7 @@ export function verifyAuditEvents(events: Iterable<unknown>, name = 'events'): V
  * file is read up to its size at the start, taken under the writers' lock when the directory
  * allows it, so a batch being appended right then is not mistaken for a truncated line.
  */
-export async function verifyAuditFile(path: string): Promise<VerifyReport> {
+export async function verifyAuditFile(path: string, options: VerifyOptions = {}): Promise<VerifyReport> {
   let file: FileHandle;
   try {
     file = await open(path, 'r');
@@ -124,10 +185,15 @@ export async function verifyAuditFile(path: string): Promise<VerifyReport> {
   try {
     const size = await settledSize(path, file);
     const records = (): AsyncGenerator<TrailRecord> => fileRecords(file, size, path);
-    const checker = new ChainChecker(path);
+    const checkpoints = options.key ? await readCheckpoints(checkpointFileOf(path), options.key) : undefined;
+    const checker = new ChainChecker(path, options, checkpoints?.positions);
     for await (const record of records()) checker.index(record);
     for await (const record of records()) {
       const broken = checker.check(record);
+      if (broken) return checker.report(broken);
+    }
+    if (checkpoints) {
+      const broken = checker.checkCheckpoints(checkpoints, checkpointFileOf(path));
       if (broken) return checker.report(broken);
     }
     return checker.report(undefined);
@@ -179,11 +245,25 @@ async function* fileRecords(file: FileHandle, size: number, source: string): Asy
         },
       };
     }
-    return { location, value };
+    return { location, value, text };
   };
   for await (const raw of readLines(file, 0, size)) {
     line++;
     if (pending) yield toRecord(pending.text, pending.line, false, true);
+    if (raw.tooLong !== undefined) {
+      pending = undefined;
+      yield {
+        location: { source, line },
+        value: undefined,
+        damage: {
+          kind: 'malformed',
+          text: '',
+          problem: `the line is ${raw.tooLong} bytes, over the ${MAX_AUDIT_LINE_BYTES}-byte cap no audit event comes near (not read into memory): damage, or a line planted to exhaust a verifier`,
+        },
+      };
+      if (!raw.complete) return;
+      continue;
+    }
     if (!raw.complete) {
       yield toRecord(raw.text, line, true, false);
       return;
@@ -199,7 +279,7 @@ async function* fileRecords(file: FileHandle, size: number, source: string): Asy
  */
 export async function verifyAuditPostgres(
   target: string | Pool,
-  options: { readonly table?: string | undefined } = {},
+  options: VerifyOptions & { readonly table?: string | undefined } = {},
 ): Promise<VerifyReport> {
   const table = auditTableName(options.table);
   const source = `postgres table ${table}`;
@@ -209,7 +289,7 @@ export async function verifyAuditPostgres(
       : target;
   const where = typeof target === 'string' ? redactUrl(target) : 'the given database';
   try {
-    return await verifyInSnapshot(pool, table, source, where);
+    return await verifyInSnapshot(pool, table, source, where, options);
   } finally {
     if (typeof target === 'string') await pool.end();
   }
@@ -220,6 +300,7 @@ async function verifyInSnapshot(
   table: string,
   source: string,
   where: string,
+  options: VerifyOptions,
 ): Promise<VerifyReport> {
   const client = await pool.connect();
   let broken: Error | undefined;
@@ -246,7 +327,7 @@ async function verifyInSnapshot(
         after = last.id;
       }
     };
-    const checker = new ChainChecker(source);
+    const checker = new ChainChecker(source, options);
     for await (const row of pages('id::text AS id, workflow_id, run_id, seq')) {
       checker.index({
         location: { source, rowId: row.id },
@@ -280,14 +361,69 @@ interface RunState {
   readonly seen: Map<number, AuditLocation>;
 }
 
+/** The checkpoints of a keyed file trail, checked for their seals, and the positions they name. */
+interface CheckedCheckpoints {
+  /** The first checkpoint that is not sound, or none. */
+  readonly problem?: { readonly line: number; readonly problem: string };
+  readonly last?: Checkpoint;
+  readonly all: readonly { readonly line: number; readonly checkpoint: Checkpoint }[];
+  /** Record positions (1-based) a checkpoint names. */
+  readonly positions: ReadonlySet<number>;
+  /** Whether the checkpoints file exists. */
+  readonly present: boolean;
+}
+
+async function readCheckpoints(path: string, key: AuditKey): Promise<CheckedCheckpoints> {
+  const all: { line: number; checkpoint: Checkpoint }[] = [];
+  const positions = new Set<number>();
+  let previousMac = '';
+  let line = 0;
+  let present = false;
+  for await (const value of checkpointValues(path)) {
+    present = true;
+    line++;
+    const problem = checkpointProblem(value, key, previousMac);
+    if (problem) return { problem: { line, problem }, all, positions, present };
+    const checkpoint = value as Checkpoint;
+    const previous = all[all.length - 1]?.checkpoint;
+    if (previous && checkpoint.records < previous.records) {
+      return {
+        problem: {
+          line,
+          problem: `it covers ${checkpoint.records} records, fewer than the one before it (${previous.records})`,
+        },
+        all,
+        positions,
+        present,
+      };
+    }
+    all.push({ line, checkpoint });
+    positions.add(checkpoint.records);
+    previousMac = checkpoint.mac;
+  }
+  const last = all[all.length - 1]?.checkpoint;
+  return { all, positions, present, ...(last ? { last } : {}) };
+}
+
 /** The chain rules, shared by every source; `index` sees all records first, then `check` each in order. */
 class ChainChecker {
   /** Per run: where each seq first appears, for telling a moved event from a missing one. */
   private readonly firstPlace = new Map<string, Map<number, AuditLocation>>();
   private readonly runs = new Map<string, RunState>();
   private passed = 0;
+  private keyed = 0;
+  /** The record before the current one in the sink (any run), for `sinkPrev`. */
+  private previous: { hash: string; location: AuditLocation } | undefined;
+  private position = 0;
+  /** `hash` at each position a checkpoint names. */
+  private readonly atPosition = new Map<number, { hash: string; location: AuditLocation }>();
+  private lastCheckpoint: Checkpoint | undefined;
 
-  constructor(private readonly source: string) {}
+  constructor(
+    private readonly source: string,
+    private readonly options: VerifyOptions = {},
+    private readonly positions: ReadonlySet<number> = new Set(),
+  ) {}
 
   index(record: TrailRecord): void {
     if (record.damage) return;
@@ -302,6 +438,7 @@ class ChainChecker {
 
   check(record: TrailRecord): AuditBreak | undefined {
     const { location } = record;
+    this.position++;
     if (record.damage) {
       return {
         kind: record.damage.kind,
@@ -320,13 +457,45 @@ class ChainChecker {
       };
     }
     const event = parsed.event;
+    const at = { location, workflowId: event.workflowId, runId: event.runId, seq: event.seq };
+    if (record.text !== undefined) {
+      // The sink writes canonical JSON (before sinkPrev existed: JSON.stringify); any other spelling
+      // of the same record — duplicate keys, spacing, escapes — was not written by it.
+      const spelled = event.sinkPrev === undefined ? JSON.stringify(record.value) : recordLine(event);
+      if (spelled !== record.text) {
+        return {
+          kind: 'noncanonical',
+          ...at,
+          problem:
+            'the line is not spelled the way the sink writes it (duplicate keys, extra spacing, escapes or key order): it was written or altered by something else',
+        };
+      }
+    }
+    const sealsChecked = this.options.key !== undefined || !this.options.runChainsOnly;
+    if (event.keyId !== undefined && sealsChecked) {
+      if (!this.options.key) throw new AuditKeyNeededError(event.keyId, this.source);
+      if (event.keyId !== this.options.key.id) {
+        return {
+          kind: 'forged',
+          ...at,
+          problem: `sealed under key ${event.keyId}, not the given key ${this.options.key.id} (a forgery, or the wrong key file)`,
+        };
+      }
+      this.keyed++;
+    } else if (this.options.key && !this.options.allowUnkeyed) {
+      return {
+        kind: 'unkeyed',
+        ...at,
+        problem:
+          'not sealed with the audit key: anyone who can write the trail could have written it (records from before a key was configured need --allow-unkeyed, with its limits)',
+      };
+    }
     const key = runKey(event.workflowId, event.runId);
     let run = this.runs.get(key);
     if (!run) {
       run = { lastSeq: 0, lastHash: '', lastLocation: undefined, seen: new Map() };
       this.runs.set(key, run);
     }
-    const at = { location, workflowId: event.workflowId, runId: event.runId, seq: event.seq };
     const expected = run.lastSeq + 1;
     if (event.seq < expected) {
       const first = run.seen.get(event.seq);
@@ -358,8 +527,15 @@ class ChainChecker {
         problem: `expected seq ${expected} before it, but ${missing} missing (deleted, or never written)`,
       };
     }
-    if (hashEvent(event) !== event.hash) {
-      return { kind: 'edited', ...at, problem: 'hash mismatch (the event was edited after it was written)' };
+    if ((event.keyId === undefined || sealsChecked) && hashEvent(event, this.options.key) !== event.hash) {
+      return {
+        kind: 'edited',
+        ...at,
+        problem:
+          event.keyId !== undefined
+            ? 'its seal does not match (the event was edited after it was written, or forged without the key)'
+            : 'hash mismatch (the event was edited after it was written)',
+      };
     }
     if (event.prevHash !== run.lastHash) {
       const previous = run.lastLocation;
@@ -374,16 +550,85 @@ class ChainChecker {
             `the event was rewritten together with its hash)`,
       };
     }
+    if (
+      !this.options.runChainsOnly &&
+      event.sinkPrev !== undefined &&
+      event.sinkPrev !== (this.previous?.hash ?? '')
+    ) {
+      const before = this.previous;
+      return {
+        kind: 'broken-link',
+        ...at,
+        ...(before ? { related: before.location } : {}),
+        problem: before
+          ? `sinkPrev does not match the record before it at ${place(before.location)}: records were deleted or put in between (a whole run removed from the middle?)`
+          : 'it is the first record but links to an earlier one: the records before it were deleted',
+      };
+    }
     run.lastSeq = event.seq;
     run.lastHash = event.hash;
     run.lastLocation = location;
     run.seen.set(event.seq, location);
+    this.previous = { hash: event.hash, location };
+    if (this.positions.has(this.position)) this.atPosition.set(this.position, { hash: event.hash, location });
     this.passed++;
     return undefined;
   }
 
+  /** After every record passed: the trail against its checkpoints (keyed file trails). */
+  checkCheckpoints(checked: CheckedCheckpoints, path: string): AuditBreak | undefined {
+    const whereCheckpoint = (line: number): AuditLocation => ({ source: path, line });
+    if (checked.problem) {
+      return {
+        kind: 'forged',
+        location: whereCheckpoint(checked.problem.line),
+        problem: `checkpoint ${checked.problem.line}: ${checked.problem.problem}`,
+      };
+    }
+    if (!checked.present && this.keyed > 0) {
+      return {
+        kind: 'truncated',
+        location: { source: path },
+        problem: `the trail is sealed with the audit key but ${path} is missing: a keyed sink writes one after every append (deleted with records cut off the end?)`,
+      };
+    }
+    for (const { line, checkpoint } of checked.all) {
+      if (checkpoint.records > this.position) {
+        return {
+          kind: 'truncated',
+          location: whereCheckpoint(line),
+          problem: `the checkpoint of ${checkpoint.at} covers ${checkpoint.records} records, the trail has ${this.position}: records were cut off its end`,
+        };
+      }
+      const found = this.atPosition.get(checkpoint.records);
+      if (found?.hash !== checkpoint.head) {
+        return {
+          kind: 'edited',
+          location: found?.location ?? whereCheckpoint(line),
+          problem: `record ${checkpoint.records} is not the one the checkpoint of ${checkpoint.at} sealed: the trail was rewritten before it`,
+        };
+      }
+    }
+    this.lastCheckpoint = checked.last;
+    return undefined;
+  }
+
   report(firstBreak: AuditBreak | undefined): VerifyReport {
-    const counts = { source: this.source, events: this.passed, runs: this.runs.size };
+    const counts = {
+      source: this.source,
+      events: this.passed,
+      runs: this.runs.size,
+      keyed: this.keyed,
+      ...(this.lastCheckpoint
+        ? {
+            lastCheckpoint: {
+              at: this.lastCheckpoint.at,
+              records: this.lastCheckpoint.records,
+              head: this.lastCheckpoint.head,
+            },
+          }
+        : {}),
+    };
     return firstBreak ? { ...counts, ok: false, firstBreak } : { ...counts, ok: true };
   }
 }
@@ -439,7 +684,18 @@ export function formatLocation(location: AuditLocation): string {
  */
 export function formatVerifyReport(report: VerifyReport): string {
   if (report.ok) {
-    return `${report.source}: OK: ${report.events} event(s) in ${report.runs} run(s), every hash chain intact.`;
+    const sealed =
+      report.keyed === report.events
+        ? report.events > 0
+          ? ' Every record sealed with the audit key.'
+          : ''
+        : report.keyed > 0
+          ? ` ${report.events - report.keyed} record(s) are not sealed with the audit key (accepted with --allow-unkeyed): anyone who could write the trail could have written them.`
+          : ' The records are not sealed with an audit key: anyone who can write the trail could rewrite it consistently (set KEYSTORE_MAINT_AUDIT_KEY_FILE).';
+    const checkpoint = report.lastCheckpoint
+      ? ` Last checkpoint: ${report.lastCheckpoint.records} record(s) at ${report.lastCheckpoint.at}, head ${report.lastCheckpoint.head} (compare with a copy kept elsewhere).`
+      : '';
+    return `${report.source}: OK: ${report.events} event(s) in ${report.runs} run(s), every chain intact.${sealed}${checkpoint}`;
   }
   const b = report.firstBreak;
   const run =

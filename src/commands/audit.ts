@@ -2,6 +2,9 @@ import { Command, Option } from 'commander';
 import {
   AuditConfigError,
   auditConfigFromEnv,
+  auditKeyFileFromEnv,
+  AuditKeyNeededError,
+  loadAuditKey,
   createAuditSink,
   exportAuditTrail,
   formatVerifyReport,
@@ -104,20 +107,43 @@ export function registerAudit(program: Command): void {
           'after',
           '\nExamples:\n  $ keystore-maint audit verify --file audit/keystore-maint.jsonl\n  $ keystore-maint audit verify --postgres postgres://audit@db/keystore\n\nExit codes: 0 intact, 6 broken, 2 usage error.\n',
         ),
-    ).action(async (opts: SinkOptions) => {
-      const config = sinkConfig(opts);
-      let report;
-      if (config.kind === 'file') report = await verifyAuditFile(config.path);
-      else if (config.kind === 'postgres')
-        report = await verifyAuditPostgres(config.url, { table: config.table });
-      else
-        throw new CliError(
-          'the stdout sink keeps no trail to verify; verify where your log pipeline stores it',
-        );
-      // The report quotes the trail (ids, damaged text): made safe to print.
-      console.log(terminalText(formatVerifyReport(report), { maxLength: TERMINAL_MESSAGE_MAX_LENGTH }));
-      process.exitCode = report.ok ? EXIT.ok : EXIT.auditBroken;
-    }),
+    )
+      .option(
+        '--key-file <path>',
+        'the audit key the trail is sealed with (default: KEYSTORE_MAINT_AUDIT_KEY_FILE)',
+      )
+      .option(
+        '--allow-unkeyed',
+        'accept records not sealed with the key (written before one was configured; forgeable by anyone who can write the trail)',
+      )
+      .action(async (opts: SinkOptions & { keyFile?: string; allowUnkeyed?: boolean }) => {
+        const config = sinkConfig(opts);
+        let key;
+        try {
+          const keyFile = opts.keyFile ?? auditKeyFileFromEnv(process.env);
+          key = keyFile ? loadAuditKey(keyFile, opts.keyFile ? '--key-file' : undefined) : undefined;
+        } catch (err) {
+          if (err instanceof AuditConfigError) throw new CliError(err.message);
+          throw err;
+        }
+        const options = { key, allowUnkeyed: opts.allowUnkeyed === true };
+        let report;
+        try {
+          if (config.kind === 'file') report = await verifyAuditFile(config.path, options);
+          else if (config.kind === 'postgres')
+            report = await verifyAuditPostgres(config.url, { ...options, table: config.table });
+          else
+            throw new CliError(
+              'the stdout sink keeps no trail to verify; verify where your log pipeline stores it',
+            );
+        } catch (err) {
+          if (err instanceof AuditKeyNeededError) throw new CliError(err.message);
+          throw err;
+        }
+        // The report quotes the trail (ids, damaged text): made safe to print.
+        console.log(terminalText(formatVerifyReport(report), { maxLength: TERMINAL_MESSAGE_MAX_LENGTH }));
+        process.exitCode = report.ok ? EXIT.ok : EXIT.auditBroken;
+      }),
   );
 
   audit.addCommand(

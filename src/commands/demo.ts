@@ -5,13 +5,14 @@
  * with live progress, then prints the run's audit trail. Everything it started is stopped at the
  * end (or kept running with `--keep`, to explore in the UI).
  */
-import { mkdtempSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateKeyCommand } from '@aws-sdk/client-kms';
 import { DefaultLogger, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import type { Command } from 'commander';
-import { exportAuditTrail } from '../audit';
+import { exportAuditTrail, loadAuditKey } from '../audit';
 import { createKmsClient } from '../kms/client';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalStack } from '../local-stack';
 import { exitCodeFor } from './context';
@@ -45,8 +46,16 @@ async function runDemo(opts: DemoOptions): Promise<number> {
   });
   const say = (line: string) => console.log(line);
   say('Starting the Temporal dev server, the KMS simulator and a worker...');
-  const auditFile = join(mkdtempSync(join(tmpdir(), 'keystore-maint-demo-')), 'audit.jsonl');
-  const stack = await startLocalStack({ devServer: { log: say }, auditFile });
+  const dir = mkdtempSync(join(tmpdir(), 'keystore-maint-demo-'));
+  const auditFile = join(dir, 'audit.jsonl');
+  // The trail is sealed like a production one: with an audit key of its own (docs/audit.md).
+  const keyFile = join(dir, 'audit_key');
+  writeFileSync(keyFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  const stack = await startLocalStack({
+    devServer: { log: say },
+    auditFile,
+    auditKey: loadAuditKey(keyFile),
+  });
   try {
     const { server, sim, control, client } = stack;
     say(`  Temporal ${server.address} (${server.source}), Web UI ${server.uiUrl ?? '(none)'}`);
@@ -109,6 +118,8 @@ async function runDemo(opts: DemoOptions): Promise<number> {
         { maxLength: Infinity },
       ),
     );
+
+    say(`Check the sealed trail: keystore-maint audit verify --file ${auditFile} --key-file ${keyFile}`);
 
     if (opts.keep) {
       say('Everything keeps running. Explore the run in the Web UI; press Ctrl-C to stop.');

@@ -1,5 +1,11 @@
 import type { Command } from 'commander';
-import { createAuditSink, auditConfigFromEnv } from '../audit';
+import {
+  AuditConfigError,
+  auditConfigFromEnv,
+  createAuditSink,
+  loadAuditKey,
+  requiredAuditKeyFile,
+} from '../audit';
 import { kmsClientProvider, regionFromEnvironment } from '../kms/client';
 import { webhookControllersFromEnvironment } from '../traffic/webhook-controllers';
 import { connectWorkerConnection, temporalSettings } from '../temporal/connection';
@@ -27,6 +33,8 @@ export function registerWorker(program: Command): void {
         '  TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*  Temporal connection (or a TOML profile)',
         '  AWS_REGION, AWS_ENDPOINT_URL_KMS, AWS credentials chain                KMS',
         '  KEYSTORE_MAINT_AUDIT_SINK, KEYSTORE_MAINT_AUDIT_FILE                    audit sink (see docs/audit.md)',
+        '  KEYSTORE_MAINT_AUDIT_KEY_FILE                                           the audit key that seals the trail (required)',
+        '  KEYSTORE_MAINT_WEBHOOK_CONTROLLERS_FILE                                 traffic controllers of the webhook provider',
         '  KEYSTORE_MAINT_KMS_BUDGET_RPS (default 4; 0 = off)                      custom-key-store calls/s per Region, all workers together',
         '  KEYSTORE_MAINT_KMS_WORKERS (default 1)                                  worker processes sharing that budget (see docs/fleet.md)',
         '',
@@ -47,7 +55,20 @@ export function registerWorker(program: Command): void {
       const settings = temporalSettings();
       const taskQueue = opts.taskQueue ?? taskQueueFromEnvironment();
       const bundle = opts.workflowBundle ?? process.env.KEYSTORE_MAINT_WORKFLOW_BUNDLE;
-      const auditSink = createAuditSink(auditConfigFromEnv(process.env));
+      let auditSink;
+      try {
+        const auditConfig = auditConfigFromEnv(process.env);
+        const keyFile = requiredAuditKeyFile(auditConfig, process.env);
+        if (!keyFile && auditConfig.kind !== 'stdout') {
+          console.warn(
+            'keystore-maint worker: WARNING: KEYSTORE_MAINT_AUDIT_UNKEYED=1: the audit trail is not sealed with a key; anyone who can write it can rewrite it undetected',
+          );
+        }
+        auditSink = createAuditSink(auditConfig, keyFile ? { key: loadAuditKey(keyFile) } : {});
+      } catch (err) {
+        if (err instanceof AuditConfigError) throw new CliError(err.message);
+        throw err;
+      }
       const connection = await connectWorkerConnection(settings);
       try {
         const worker = await createMaintenanceWorker({

@@ -42,7 +42,18 @@ export interface AuditEvent {
 export interface ChainedAuditEvent extends AuditEvent {
   /** `hash` of the previous event of this run; the empty string for seq 1. */
   readonly prevHash: string;
-  /** SHA-256 (hex) over the canonical JSON of the event without `hash`. */
+  /**
+   * `hash` of the record stored just before this one in the same sink (any run); the empty string
+   * for the first. Links the runs, so a whole run deleted from the middle is seen. Absent in
+   * records written before it existed.
+   */
+  readonly sinkPrev?: string;
+  /** The audit key's id when `hash` is an HMAC-SHA256 under that key (src/audit/audit-key.ts). */
+  readonly keyId?: string;
+  /**
+   * HMAC-SHA256 under the audit key (with `keyId`), else SHA-256, hex, over the canonical JSON of
+   * the record without `hash`.
+   */
   readonly hash: string;
 }
 

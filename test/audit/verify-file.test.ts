@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditSourceNotFoundError } from '../../src/audit/errors';
-import { hashEvent } from '../../src/audit/hash-chain';
+import { hashEvent, recordLine } from '../../src/audit/hash-chain';
 import { JsonlAuditSink } from '../../src/audit/jsonl-sink';
 import {
   formatVerifyReport,
@@ -83,9 +83,9 @@ function expectBreak(
 describe('verify: JSON Lines file', () => {
   it('passes the untouched trail', async () => {
     const report = await verifyAuditFile(original);
-    expect(report).toEqual({ ok: true, source: original, events: 15, runs: 3 });
+    expect(report).toEqual({ ok: true, source: original, events: 15, runs: 3, keyed: 0 });
     expect(formatVerifyReport(report)).toBe(
-      `${original}: OK: 15 event(s) in 3 run(s), every hash chain intact.`,
+      `${original}: OK: 15 event(s) in 3 run(s), every chain intact. The records are not sealed with an audit key: anyone who can write the trail could rewrite it consistently (set KEYSTORE_MAINT_AUDIT_KEY_FILE).`,
     );
   });
 
@@ -112,7 +112,8 @@ describe('verify: JSON Lines file', () => {
     ]) {
       const lines = [...pristine];
       const i = indexOf('a2', 2);
-      lines[i] = JSON.stringify(change(JSON.parse(lines[i]!) as ChainedAuditEvent));
+      // Spelled the way the sink writes lines: a careful forger's edit.
+      lines[i] = recordLine(change(JSON.parse(lines[i]!) as ChainedAuditEvent));
       expectBreak(await verifyText(joinLines(lines)), {
         kind: 'edited',
         line: i + 1,
@@ -173,13 +174,15 @@ describe('verify: JSON Lines file', () => {
     if (!report.ok) expect(report.firstBreak.related?.line).toBe(j + 1);
   });
 
-  it('does not flag lines of different runs that trade places (each chain is still in order)', async () => {
+  it("detects lines of different runs that trade places: the sink's own order is linked too", async () => {
     const lines = [...pristine];
     const i = indexOf('b1', 2);
     const j = indexOf('a1', 3);
     expect(j).toBe(i + 1);
     [lines[i], lines[j]] = [lines[j]!, lines[i]!];
-    expect((await verifyText(joinLines(lines))).ok).toBe(true);
+    const report = await verifyText(joinLines(lines));
+    expectBreak(report, { kind: 'broken-link', line: i + 1, workflowId: WF_A, runId: 'a1', seq: 3 });
+    expect(formatVerifyReport(report)).toContain('sinkPrev does not match the record before it');
   });
 
   it('detects a truncated last line', async () => {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JsonlAuditSink } from '../../src/audit';
+import { newTestAuditKey, type TestAuditKey } from '../support/audit-key';
 import { ensureBuilt, runCli } from '../support/built-cli';
 import {
   connectedStore,
@@ -18,12 +19,14 @@ import {
 
 let env: MaintenanceEnv;
 let auditFile: string;
+let auditKey: TestAuditKey;
 let cliEnv: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
   ensureBuilt();
   auditFile = join(mkdtempSync(join(tmpdir(), 'audit-cli-')), 'trail.jsonl');
-  env = await startMaintenanceEnv({}, { auditSink: new JsonlAuditSink(auditFile) });
+  auditKey = newTestAuditKey();
+  env = await startMaintenanceEnv({}, { auditSink: new JsonlAuditSink(auditFile, { key: auditKey.key }) });
   cliEnv = { TEMPORAL_ADDRESS: env.temporal.address, TEMPORAL_NAMESPACE: env.temporal.namespace };
 });
 afterAll(async () => env?.close());
@@ -37,9 +40,18 @@ describe('keystore-maint audit', () => {
     ]);
     expect(results.map((r) => r.outcome)).toEqual(['COMPLETED', 'COMPLETED']);
 
-    const verified = await runCli(['audit', 'verify', '--file', auditFile], cliEnv);
+    // A sealed trail needs its key; without it verify says so (usage error) instead of guessing.
+    const keyless = await runCli(['audit', 'verify', '--file', auditFile], cliEnv);
+    expect(keyless.code).toBe(2);
+    expect(keyless.stderr).toMatch(/is sealed with audit key k-[0-9a-f]{16}; give that key/);
+    const verified = await runCli(
+      ['audit', 'verify', '--file', auditFile, '--key-file', auditKey.file],
+      cliEnv,
+    );
     expect(verified.code).toBe(0);
-    expect(verified.stdout).toMatch(/OK: \d+ event\(s\) in 2 run\(s\), every hash chain intact/);
+    expect(verified.stdout).toMatch(
+      /OK: \d+ event\(s\) in 2 run\(s\), every chain intact\. Every record sealed with the audit key\. Last checkpoint: \d+ record\(s\)/,
+    );
 
     const md = await runCli(['audit', 'export', a, '--file', auditFile], cliEnv);
     expect(md.code).toBe(0);
@@ -66,10 +78,13 @@ describe('keystore-maint audit', () => {
     const index = lines.findIndex((l) => l.includes('"action":"kms.disconnect"') && l.includes(a));
     lines[index] = (lines[index] ?? '').replace('"actor":"keystore-maint"', '"actor":"mallory"');
     writeFileSync(auditFile, lines.join('\n'));
-    const broken = await runCli(['audit', 'verify', '--file', auditFile], cliEnv);
+    const broken = await runCli(['audit', 'verify', '--file', auditFile], {
+      ...cliEnv,
+      KEYSTORE_MAINT_AUDIT_KEY_FILE: auditKey.file,
+    });
     expect(broken.code).toBe(6);
     expect(broken.stdout).toContain(`line ${index + 1}`);
-    expect(broken.stdout).toMatch(/edited|hash mismatch/i);
+    expect(broken.stdout).toMatch(/its seal does not match .*\[edited\]/i);
   });
 
   it('says clearly when Temporal no longer has the history', async () => {

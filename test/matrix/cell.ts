@@ -17,7 +17,8 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import fc from 'fast-check';
 import { expect, inject } from 'vitest';
-import { JsonlAuditSink, verifyAuditFile } from '../../src/audit';
+import { JsonlAuditSink, verifyAuditFile, type AuditKey } from '../../src/audit';
+import { newTestAuditKey } from '../support/audit-key';
 import { maintenanceWorkflowId, SEARCH_ATTRIBUTES, WORKFLOW_TYPES } from '../../src/domain/names';
 import { PHASES, type Phase } from '../../src/domain/phases';
 import type { MaintenanceRequest } from '../../src/domain/request';
@@ -119,6 +120,7 @@ interface World {
   readonly controller: Controller | undefined;
   readonly taskQueue: string;
   readonly auditFile: string;
+  readonly auditKey: AuditKey;
   startWorker(): Promise<void>;
   killWorker(): Promise<void>;
   close(): Promise<void>;
@@ -162,6 +164,7 @@ async function world(cell: Cell, temporal: TestTemporal): Promise<World> {
   const controller = cell.provider === 'webhook' ? await startController(SECRET) : undefined;
   const taskQueue = `matrix-${process.pid}-${++counter}-${storeId.slice(-5)}`;
   const auditFile = join(mkdtempSync(join(tmpdir(), 'matrix-audit-')), 'audit.jsonl');
+  const auditKey = newTestAuditKey();
 
   let inProcess: { worker: Worker; running: Promise<void>; sink: JsonlAuditSink } | undefined;
   let child: WorkerProcess | undefined;
@@ -172,11 +175,12 @@ async function world(cell: Cell, temporal: TestTemporal): Promise<World> {
         AWS_ENDPOINT_URL_KMS: sim.url,
         AWS_REGION: REGION,
         KEYSTORE_MAINT_AUDIT_FILE: auditFile,
+        KEYSTORE_MAINT_AUDIT_KEY_FILE: auditKey.file,
         ...(controller ? webhookEnvironment(controller) : {}),
       });
       return;
     }
-    const sink = new JsonlAuditSink(auditFile);
+    const sink = new JsonlAuditSink(auditFile, { key: auditKey.key });
     const worker = await createMaintenanceWorker({
       connection: temporal.nativeConnection,
       namespace: temporal.namespace,
@@ -212,6 +216,7 @@ async function world(cell: Cell, temporal: TestTemporal): Promise<World> {
     controller,
     taskQueue,
     auditFile,
+    auditKey: auditKey.key,
     startWorker,
     killWorker: async () => {
       await child?.kill('SIGKILL');
@@ -513,7 +518,7 @@ export async function runCell(cell: Cell, temporal: TestTemporal): Promise<CellR
     expectReportMatchesTruth(report, truth);
     expectOutcome(cell, report, temporalStatus, abortRefused, context);
     // The audit trail is whole, ends with the run's end, and holds every event of the report.
-    const trail = await verifyAuditFile(w.auditFile);
+    const trail = await verifyAuditFile(w.auditFile, { key: w.auditKey });
     expect(trail.ok, `${context}: ${JSON.stringify(trail)}`).toBe(true);
     expect(report.audit.unwritten, context).toBe(0);
     expect(report.events.at(-1)?.action, context).toBe('run.ended');

@@ -15,7 +15,8 @@ import {
 } from '@aws-sdk/client-kms';
 import { Client, Connection } from '@temporalio/client';
 import { expect, inject } from 'vitest';
-import { verifyAuditFile } from '../../src/audit';
+import { verifyAuditFile, type AuditKey } from '../../src/audit';
+import { newTestAuditKey } from '../support/audit-key';
 import { createMaintenanceClient, type MaintenanceClient } from '../../src/client';
 import type { MaintenanceRequest } from '../../src/domain/request';
 import type { MaintenanceResult } from '../../src/domain/status';
@@ -42,6 +43,8 @@ export interface ScenarioWorld {
   readonly client: MaintenanceClient;
   readonly taskQueue: string;
   readonly auditFile: string;
+  /** The key that seals the trail (the worker's KEYSTORE_MAINT_AUDIT_KEY_FILE). */
+  readonly auditKey: AuditKey;
   readonly storeId: string;
   readonly aliases: readonly { readonly name: string; readonly original: string }[];
   readonly fallbackKeyId: string;
@@ -104,6 +107,7 @@ export async function scenarioWorld(
     region: REGION,
   });
   const auditFile = join(mkdtempSync(join(tmpdir(), 'scenario-audit-')), 'audit.jsonl');
+  const auditKey = newTestAuditKey();
   const world: ScenarioWorld = {
     sim,
     control,
@@ -111,6 +115,7 @@ export async function scenarioWorld(
     client,
     taskQueue,
     auditFile,
+    auditKey: auditKey.key,
     storeId,
     aliases,
     fallbackKeyId,
@@ -123,6 +128,7 @@ export async function scenarioWorld(
         AWS_ENDPOINT_URL_KMS: sim.url,
         AWS_REGION: REGION,
         KEYSTORE_MAINT_AUDIT_FILE: auditFile,
+        KEYSTORE_MAINT_AUDIT_KEY_FILE: auditKey.file,
         ...extraEnv,
       });
       return world.worker;
@@ -190,7 +196,7 @@ export async function checkRun(
       want.aliasesRestored ? alias.original : world.fallbackKeyId,
     );
   }
-  const audit = await verifyAuditFile(world.auditFile);
+  const audit = await verifyAuditFile(world.auditFile, { key: world.auditKey });
   expect(audit.ok, JSON.stringify(audit)).toBe(true);
   expect(audit.events).toBe(result.events.length);
   const phases = result.timeline.map((s) => s.phase);
