@@ -125,6 +125,11 @@ export function iamActionFor(operation: string): string {
  * Turns a KMS error into the `ApplicationFailure` an activity throws: retryable or not per the
  * classification, with a message that says what failed, on what, and what to do.
  */
+/** A far side's message as one sentence: trimmed, ending in exactly one period. */
+function sentence(message: string): string {
+  return `${message.trim().replace(/[.\s]+$/, '')}.`;
+}
+
 export function kmsFailure(err: unknown, context: KmsCallContext): ApplicationFailure {
   const c = classifyKmsError(err);
   const target = context.customKeyStoreId ?? context.keyId;
@@ -146,7 +151,7 @@ export function kmsFailure(err: unknown, context: KmsCallContext): ApplicationFa
     }
     return ApplicationFailure.create({
       type: c.failureType,
-      message: `${where} failed: ${c.name}: ${c.message}.${hint}`,
+      message: `${where} failed: ${c.name}: ${sentence(c.message)}${hint}`,
       nonRetryable: true,
       details: [details],
     });

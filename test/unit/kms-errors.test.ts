@@ -61,3 +61,20 @@ describe('kmsFailure', () => {
     expect(failure.type).toBe('ThrottlingException');
   });
 });
+
+describe('kmsFailure messages', () => {
+  it('read as one sentence: a far side message ending in a period gets no second one', () => {
+    const notFound = Object.assign(
+      new Error('Custom key store cks-0000000000000dead does not exist in this account and Region.'),
+      { name: 'CustomKeyStoreNotFoundException', $metadata: { httpStatusCode: 400, requestId: 'r' } },
+    );
+    const failure = kmsFailure(notFound, {
+      operation: 'DescribeCustomKeyStores',
+      customKeyStoreId: 'cks-0000000000000dead',
+    });
+    expect(failure.message).toBe(
+      'DescribeCustomKeyStores on cks-0000000000000dead failed: CustomKeyStoreNotFoundException: Custom key store cks-0000000000000dead does not exist in this account and Region. Check the id, and that the worker uses the account and Region that own the store.',
+    );
+    expect(failure.message).not.toContain('..');
+  });
+});
