@@ -21,6 +21,7 @@ import {
   CUSTOM_KEY_STORE_ID_PATTERN,
   freeText as text,
   maintenanceRequestSchema,
+  withoutNulls,
   REGION_PATTERN,
   validateMaintenanceRequest,
   type MaintenanceRequest,
@@ -146,6 +147,8 @@ export function validateFleetRequest(
       ],
     };
   }
+  // `null` means absent, as for a single maintenance request (withoutNulls).
+  input = withoutNulls(input);
   const parsed = fleetRequestSchema.safeParse(input);
   const problems: string[] = parsed.success
     ? []

@@ -153,8 +153,24 @@ export type ValidationResult =
   | { readonly ok: false; readonly problems: readonly string[] };
 
 /**
+ * `null` means "absent", at any depth: a Python dataclass or a Go struct with pointer fields sends
+ * `null` for what it leaves unset, and a required field sent as `null` is then reported as missing.
+ * (docs/contract.md)
+ */
+export function withoutNulls(value: unknown, depth = 0): unknown {
+  if (value === null || typeof value !== 'object' || depth > 16) return value;
+  if (Array.isArray(value)) return value.map((item) => withoutNulls(item, depth + 1));
+  const copy: Record<string, unknown> = {};
+  for (const [key, member] of Object.entries(value)) {
+    if (member !== null) copy[key] = withoutNulls(member, depth + 1);
+  }
+  return copy;
+}
+
+/**
  * Validates a request as received (any JSON) at time `nowMs` (the workflow's clock inside a
- * workflow). Every problem is reported, each naming its field and what is allowed.
+ * workflow). Every problem is reported, each naming its field and what is allowed. Members that
+ * are `null` count as absent (`withoutNulls`).
  */
 export function validateMaintenanceRequest(
   input: unknown,
@@ -169,11 +185,12 @@ export function validateMaintenanceRequest(
       ],
     };
   }
+  const given = withoutNulls(input) as Record<string, unknown>;
   const parsed = (
     options.legacyWebhook ? legacyMaintenanceRequestSchema : maintenanceRequestSchema
-  ).safeParse(input);
+  ).safeParse(given);
   if (!parsed.success) {
-    return { ok: false, problems: parsed.error.issues.map((issue) => formatIssue(issue, input)) };
+    return { ok: false, problems: parsed.error.issues.map((issue) => formatIssue(issue, given)) };
   }
   const r = parsed.data;
   const problems: string[] = [];

@@ -112,6 +112,48 @@ describe('validateMaintenanceRequest', () => {
     ]);
   });
 
+  it('takes null as "absent" for optional fields, at any depth (Python dataclasses, Go pointers)', () => {
+    const result = validateMaintenanceRequest(
+      {
+        ...valid,
+        region: null,
+        ticket: null,
+        maxWindow: null,
+        approval: null,
+        drain: { provider: 'none', settle: null },
+        timeouts: { disconnect: null, connect: '5m' },
+        canaryKeyId: null,
+        dryRun: null,
+      },
+      NOW,
+    );
+    expect(result.ok).toBe(true);
+    if (result.ok) {
+      expect(result.request.region).toBeUndefined();
+      expect(result.request.timeouts).toEqual({ disconnectMs: 600_000, connectMs: 300_000 });
+    }
+    // A required field sent as null is missing, named as such.
+    expect(problems({ ...valid, requestedBy: null, reason: null })).toEqual([
+      'reason: is required (must be a non-empty string)',
+      'requestedBy: is required (must be a non-empty string)',
+    ]);
+  });
+
+  it('refuses free text that looks like a secret or could fool a terminal, naming the field', () => {
+    expect(problems({ ...valid, reason: 'see Authorization: Bearer abcdefghijklmnopqrstuvwx' })[0]).toMatch(
+      /^reason: looks like it carries a secret \(contains a bearer token\)/,
+    );
+    expect(problems({ ...valid, requestedBy: 'alice\u001b]52;c;ZXZpbA==\u0007' })[0]).toMatch(
+      /^requestedBy: contains the control or bidirectional-override character U\+001B/,
+    );
+    expect(problems({ ...valid, ticket: 'CHG-1\u202Eevil' })[0]).toMatch(/^ticket: .*U\+202E/);
+    expect(problems({ ...valid, reason: 'broken \uD800 surrogate' })[0]).toMatch(
+      /^reason: contains an unpaired UTF-16 surrogate/,
+    );
+    // Tabs and newlines are fine.
+    expect(validateMaintenanceRequest({ ...valid, reason: 'line one\n\tline two' }, NOW).ok).toBe(true);
+  });
+
   it('refuses something that is not an object', () => {
     expect(problems('cks-0123456789abcdef0')).toEqual([expect.stringMatching(/one JSON object/)]);
     expect(problems(null)).toHaveLength(1);
