@@ -22,6 +22,11 @@ export const AUDIT_ENV = {
   keyFile: 'KEYSTORE_MAINT_AUDIT_KEY_FILE',
   /** `1`: a worker may write without a key (development only: the trail can then be forged). */
   unkeyed: 'KEYSTORE_MAINT_AUDIT_UNKEYED',
+  /**
+   * `1`: the PostgreSQL sink writes even as a role that could edit or delete the trail (owner,
+   * superuser, UPDATE, DELETE or TRUNCATE), with a warning (development only).
+   */
+  allowPrivilegedWriter: 'KEYSTORE_MAINT_AUDIT_ALLOW_PRIVILEGED_WRITER',
 } as const;
 
 /** Relative to the process's working directory. */
@@ -187,5 +192,20 @@ export function requiredAuditKeyFile(
     `${AUDIT_ENV.keyFile} is not set: the audit trail would be sealed with plain SHA-256, which anyone who can ` +
       `write it can recompute. Create a key (openssl rand -hex 32 > audit_key), mount it, and set ` +
       `${AUDIT_ENV.keyFile} to its path; for development only, ${AUDIT_ENV.unkeyed}=1 writes an unsealed trail.`,
+  );
+}
+
+/**
+ * Whether `KEYSTORE_MAINT_AUDIT_ALLOW_PRIVILEGED_WRITER=1` lets the PostgreSQL sink write as a role
+ * that could rewrite the trail. Only `1` turns it on; any other non-empty value but `0` is refused,
+ * so a typo does not silently leave the guard on or off.
+ */
+export function allowPrivilegedWriterFromEnv(env: Readonly<Record<string, string | undefined>>): boolean {
+  const value = env[AUDIT_ENV.allowPrivilegedWriter]?.trim() ?? '';
+  if (value === '' || value === '0') return false;
+  if (value === '1') return true;
+  throw new AuditConfigError(
+    `${AUDIT_ENV.allowPrivilegedWriter}=${JSON.stringify(value)} is not 1 or 0; set it to 1 only to let the ` +
+      `PostgreSQL audit sink write as a role that can edit or delete the trail (development only).`,
   );
 }

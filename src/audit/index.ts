@@ -10,7 +10,13 @@ import type { Writable } from 'node:stream';
 import { Pool } from 'pg';
 import type { AuditConfig } from './config';
 import { JsonlAuditSink, type JsonlAuditSinkOptions } from './jsonl-sink';
-import { PostgresAuditSink, migrateAuditSchema } from './postgres-sink';
+import {
+  PostgresAuditSink,
+  migrateAuditSchema,
+  type MigrateAuditOptions,
+  type MigrateAuditResult,
+  type PostgresAuditSinkOptions,
+} from './postgres-sink';
 import type { ReadableAuditSink } from './sink';
 import { StdoutAuditSink } from './stdout-sink';
 
@@ -23,6 +29,7 @@ export {
   DEFAULT_AUDIT_TABLE,
   auditConfigFromEnv,
   auditKeyFileFromEnv,
+  allowPrivilegedWriterFromEnv,
   requiredAuditKeyFile,
   describeAuditConfig,
   redactUrl,
@@ -43,7 +50,15 @@ export {
 } from './export';
 export { hashEvent, type ChainTail } from './hash-chain';
 export { JsonlAuditSink, type JsonlAuditSinkOptions } from './jsonl-sink';
-export { PostgresAuditSink, migrateAuditSchema, type PostgresAuditSinkOptions } from './postgres-sink';
+export {
+  PostgresAuditSink,
+  SUGGESTED_WRITER_ROLE,
+  checkpointTableOf,
+  migrateAuditSchema,
+  type MigrateAuditOptions,
+  type MigrateAuditResult,
+  type PostgresAuditSinkOptions,
+} from './postgres-sink';
 export { assertNoSecrets, findSecrets, redactSecrets, type SecretFinding } from './secrets';
 export { isAboutStore, type AuditSink, type ReadableAuditSink } from './sink';
 export { StdoutAuditSink } from './stdout-sink';
@@ -70,6 +85,8 @@ export interface CreateAuditSinkOptions {
   readonly stdout?: Writable;
   /** The audit key the sink seals with (file and PostgreSQL sinks). */
   readonly key?: AuditKey;
+  /** PostgreSQL sink: the privileged-writer override (`allowPrivilegedWriterFromEnv`) and its warning. */
+  readonly postgres?: Pick<PostgresAuditSinkOptions, 'allowPrivilegedWriter' | 'warn'>;
 }
 
 /** The sink the configuration names. Cheap and synchronous: nothing is opened until first use. */
@@ -86,18 +103,26 @@ export function createAuditSink(
     case 'stdout':
       return new StdoutAuditSink(options.stdout);
     case 'postgres':
-      return new PostgresAuditSink(config.url, { table: config.table });
+      return new PostgresAuditSink(config.url, {
+        ...options.postgres,
+        table: config.table,
+        ...(options.key ? { key: options.key } : {}),
+      });
   }
 }
 
-/** `keystore-maint audit migrate`: creates the audit table at `url` if missing. */
+/**
+ * `keystore-maint audit migrate`: creates or upgrades the audit table and its checkpoints table
+ * at `url` (run as the role that is to own them) and, with `grantWriter`, grants the worker's role
+ * exactly SELECT and INSERT.
+ */
 export async function migrateAuditPostgres(
   url: string,
-  options: { readonly table?: string } = {},
-): Promise<void> {
+  options: MigrateAuditOptions = {},
+): Promise<MigrateAuditResult> {
   const pool = new Pool({ connectionString: url, max: 1, application_name: 'keystore-maint audit migrate' });
   try {
-    await migrateAuditSchema(pool, options);
+    return await migrateAuditSchema(pool, options);
   } finally {
     await pool.end();
   }

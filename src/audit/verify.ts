@@ -9,13 +9,14 @@
  * - With the audit key, every seal (`hash`) is an HMAC under it: a writer without the key cannot
  *   forge a chain that passes, not even by rewriting the whole trail. A record without a seal
  *   (written before the key) is refused unless `allowUnkeyed`.
- * - Signed checkpoints (`<file>.checkpoints`) find a trail cut off at its end, up to the last one.
+ * - Signed checkpoints (`<file>.checkpoints`, the table `<table>_checkpoints`) find a trail cut off
+ *   at its end, up to the last one.
  * - A file line must be exactly what the sink writes (canonical JSON): a second spelling of a
  *   record — duplicate keys, spacing, escapes — is refused; a line over 1 MiB is refused without
  *   being read into memory; the file is streamed.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { Pool } from 'pg';
+import { Pool, type PoolClient } from 'pg';
 import type { AuditConfig } from './config';
 import { auditTableName, redactUrl } from './config';
 import type { AuditKey } from './audit-key';
@@ -25,7 +26,18 @@ import { DEFAULT_LOCK_OPTIONS, errorCode, withFileLock } from './file-lock';
 import { hashEvent, parseChainedEvent, recordLine, runKey } from './hash-chain';
 import { MAX_AUDIT_LINE_BYTES, readLines } from './jsonl-lines';
 import { resolveAuditFile } from './jsonl-sink';
-import { missingTableError, rollback, rowToEvent, SELECT_COLUMNS, type AuditRow } from './postgres-sink';
+import {
+  checkpointTableOf,
+  CHECKPOINT_COLUMNS,
+  hasLinkColumns,
+  missingTableError,
+  rollback,
+  rowToCheckpoint,
+  rowToEvent,
+  selectColumns,
+  type AuditRow,
+  type CheckpointRow,
+} from './postgres-sink';
 
 export type AuditBreakKind =
   | 'edited'
@@ -95,7 +107,7 @@ interface ReportCounts {
   readonly runs: number;
   /** Records sealed with the audit key (the rest are plain SHA-256). */
   readonly keyed: number;
-  /** The last checkpoint checked (keyed file trails), for comparing with a copy kept elsewhere. */
+  /** The last checkpoint checked (keyed trails), for comparing with a copy kept elsewhere. */
   readonly lastCheckpoint?: { readonly at: string; readonly records: number; readonly head: string };
 }
 
@@ -185,7 +197,10 @@ export async function verifyAuditFile(path: string, options: VerifyOptions = {})
   try {
     const size = await settledSize(path, file);
     const records = (): AsyncGenerator<TrailRecord> => fileRecords(file, size, path);
-    const checkpoints = options.key ? await readCheckpoints(checkpointFileOf(path), options.key) : undefined;
+    const checkpointFile = checkpointFileOf(path);
+    const checkpoints = options.key
+      ? await checkedCheckpoints(fileCheckpoints(checkpointFile), options.key)
+      : undefined;
     const checker = new ChainChecker(path, options, checkpoints?.positions);
     for await (const record of records()) checker.index(record);
     for await (const record of records()) {
@@ -193,7 +208,10 @@ export async function verifyAuditFile(path: string, options: VerifyOptions = {})
       if (broken) return checker.report(broken);
     }
     if (checkpoints) {
-      const broken = checker.checkCheckpoints(checkpoints, checkpointFileOf(path));
+      const broken = checker.checkCheckpoints(checkpoints, {
+        location: { source: checkpointFile },
+        name: checkpointFile,
+      });
       if (broken) return checker.report(broken);
     }
     return checker.report(undefined);
@@ -275,7 +293,8 @@ async function* fileRecords(file: FileHandle, size: number, source: string): Asy
 
 /**
  * Verifies the PostgreSQL table in one REPEATABLE READ snapshot (appends going on meanwhile are
- * not half-seen), in pages, in `id` order.
+ * not half-seen), in pages, in `id` order; with the key, against the signed checkpoints in
+ * `<table>_checkpoints`, read in the same snapshot.
  */
 export async function verifyAuditPostgres(
   target: string | Pool,
@@ -327,14 +346,24 @@ async function verifyInSnapshot(
         after = last.id;
       }
     };
-    const checker = new ChainChecker(source, options);
+    // A table not yet migrated (no sink_prev, key_id) still verifies, as rows without links.
+    const linked = await hasLinkColumns(client, table);
+    const checkpointTable = checkpointTableOf(table);
+    const checkpointSource = `postgres table ${checkpointTable}`;
+    const checkpoints = options.key
+      ? await checkedCheckpoints(
+          await tableCheckpoints(client, checkpointTable, checkpointSource),
+          options.key,
+        )
+      : undefined;
+    const checker = new ChainChecker(source, options, checkpoints?.positions);
     for await (const row of pages('id::text AS id, workflow_id, run_id, seq')) {
       checker.index({
         location: { source, rowId: row.id },
         value: { workflowId: row.workflow_id, runId: row.run_id, seq: row.seq },
       });
     }
-    for await (const row of pages(SELECT_COLUMNS)) {
+    for await (const row of pages(selectColumns(linked))) {
       const found = checker.check({
         location: { source, rowId: row.id },
         value: rowToEvent(row as unknown as AuditRow),
@@ -345,6 +374,13 @@ async function verifyInSnapshot(
       }
     }
     await client.query('COMMIT');
+    if (checkpoints) {
+      const found = checker.checkCheckpoints(checkpoints, {
+        location: { source: checkpointSource },
+        name: `the checkpoints table ${checkpointTable}`,
+      });
+      if (found) return checker.report(found);
+    }
     return checker.report(undefined);
   } catch (err) {
     broken = await rollback(client);
@@ -361,35 +397,102 @@ interface RunState {
   readonly seen: Map<number, AuditLocation>;
 }
 
-/** The checkpoints of a keyed file trail, checked for their seals, and the positions they name. */
+/** One stored checkpoint as read (a parsed line or a row), with where it is. */
+interface StoredCheckpoint {
+  readonly value: unknown;
+  readonly location: AuditLocation;
+  /** How messages name it: `checkpoint 3` (its line), `checkpoint row id 17`. */
+  readonly label: string;
+}
+
+/** Said once, first, when the checkpoints file or table exists (it may hold none). */
+const PRESENT = 'present';
+
+/** The checkpoints of a keyed trail, checked for their seals, and the positions they name. */
 interface CheckedCheckpoints {
   /** The first checkpoint that is not sound, or none. */
-  readonly problem?: { readonly line: number; readonly problem: string };
+  readonly problem?: { readonly location: AuditLocation; readonly label: string; readonly problem: string };
   readonly last?: Checkpoint;
-  readonly all: readonly { readonly line: number; readonly checkpoint: Checkpoint }[];
+  readonly all: readonly {
+    readonly location: AuditLocation;
+    readonly label: string;
+    readonly checkpoint: Checkpoint;
+  }[];
   /** Record positions (1-based) a checkpoint names. */
   readonly positions: ReadonlySet<number>;
-  /** Whether the checkpoints file exists. */
+  /** Whether the checkpoints file or table exists. */
   readonly present: boolean;
 }
 
-async function readCheckpoints(path: string, key: AuditKey): Promise<CheckedCheckpoints> {
-  const all: { line: number; checkpoint: Checkpoint }[] = [];
+/** The lines of `<file>.checkpoints`, after PRESENT when the file exists. */
+async function* fileCheckpoints(path: string): AsyncGenerator<StoredCheckpoint | typeof PRESENT> {
+  let line = 0;
+  for await (const value of checkpointValues(path)) {
+    if (line === 0) yield PRESENT;
+    line++;
+    yield { value, location: { source: path, line }, label: `checkpoint ${line}` };
+  }
+  // An empty file yields no line, but it exists.
+  if (line === 0 && (await fileExists(path))) yield PRESENT;
+}
+
+async function fileExists(path: string): Promise<boolean> {
+  try {
+    await (await open(path, 'r')).close();
+    return true;
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+/** The rows of `<table>_checkpoints` in id order, after PRESENT when the table exists. */
+async function tableCheckpoints(
+  client: PoolClient,
+  table: string,
+  source: string,
+): Promise<(StoredCheckpoint | typeof PRESENT)[]> {
+  const found = await client.query<{ present: boolean }>(
+    'SELECT to_regclass($1::text) IS NOT NULL AS present',
+    [table],
+  );
+  if (found.rows[0]?.present !== true) return [];
+  const rows = await client.query<CheckpointRow>(
+    `SELECT ${CHECKPOINT_COLUMNS} FROM ${table} AS c ORDER BY c.id`,
+  );
+  return [
+    PRESENT,
+    ...rows.rows.map((row) => ({
+      value: rowToCheckpoint(row),
+      location: { source, rowId: row.id },
+      label: `checkpoint row id ${row.id}`,
+    })),
+  ];
+}
+
+async function checkedCheckpoints(
+  stored: AsyncIterable<StoredCheckpoint | typeof PRESENT> | Iterable<StoredCheckpoint | typeof PRESENT>,
+  key: AuditKey,
+): Promise<CheckedCheckpoints> {
+  const all: { location: AuditLocation; label: string; checkpoint: Checkpoint }[] = [];
   const positions = new Set<number>();
   let previousMac = '';
-  let line = 0;
   let present = false;
-  for await (const value of checkpointValues(path)) {
-    present = true;
-    line++;
+  for await (const entry of stored) {
+    if (entry === PRESENT) {
+      present = true;
+      continue;
+    }
+    const { location, label, value } = entry;
     const problem = checkpointProblem(value, key, previousMac);
-    if (problem) return { problem: { line, problem }, all, positions, present };
+    if (problem) return { problem: { location, label, problem }, all, positions, present };
     const checkpoint = value as Checkpoint;
     const previous = all[all.length - 1]?.checkpoint;
     if (previous && checkpoint.records < previous.records) {
       return {
         problem: {
-          line,
+          location,
+          label,
           problem: `it covers ${checkpoint.records} records, fewer than the one before it (${previous.records})`,
         },
         all,
@@ -397,7 +500,7 @@ async function readCheckpoints(path: string, key: AuditKey): Promise<CheckedChec
         present,
       };
     }
-    all.push({ line, checkpoint });
+    all.push({ location, label, checkpoint });
     positions.add(checkpoint.records);
     previousMac = checkpoint.mac;
   }
@@ -575,28 +678,34 @@ class ChainChecker {
     return undefined;
   }
 
-  /** After every record passed: the trail against its checkpoints (keyed file trails). */
-  checkCheckpoints(checked: CheckedCheckpoints, path: string): AuditBreak | undefined {
-    const whereCheckpoint = (line: number): AuditLocation => ({ source: path, line });
+  /**
+   * After every record passed: the trail against its checkpoints (keyed trails). `store` is the
+   * checkpoints file or table: where it is, and how messages name it.
+   */
+  checkCheckpoints(
+    checked: CheckedCheckpoints,
+    store: { readonly location: AuditLocation; readonly name: string },
+  ): AuditBreak | undefined {
     if (checked.problem) {
       return {
         kind: 'forged',
-        location: whereCheckpoint(checked.problem.line),
-        problem: `checkpoint ${checked.problem.line}: ${checked.problem.problem}`,
+        location: checked.problem.location,
+        problem: `${checked.problem.label}: ${checked.problem.problem}`,
       };
     }
-    if (!checked.present && this.keyed > 0) {
+    if (checked.all.length === 0 && this.keyed > 0) {
+      // Missing, or there and emptied: either way nothing vouches for the trail's end.
       return {
         kind: 'truncated',
-        location: { source: path },
-        problem: `the trail is sealed with the audit key but ${path} is missing: a keyed sink writes one after every append (deleted with records cut off the end?)`,
+        location: store.location,
+        problem: `the trail is sealed with the audit key but ${store.name} ${checked.present ? 'holds no checkpoint' : 'is missing'}: a keyed sink writes one after every append (deleted with records cut off the end?)`,
       };
     }
-    for (const { line, checkpoint } of checked.all) {
+    for (const { location, checkpoint } of checked.all) {
       if (checkpoint.records > this.position) {
         return {
           kind: 'truncated',
-          location: whereCheckpoint(line),
+          location,
           problem: `the checkpoint of ${checkpoint.at} covers ${checkpoint.records} records, the trail has ${this.position}: records were cut off its end`,
         };
       }
@@ -604,7 +713,7 @@ class ChainChecker {
       if (found?.hash !== checkpoint.head) {
         return {
           kind: 'edited',
-          location: found?.location ?? whereCheckpoint(line),
+          location: found?.location ?? location,
           problem: `record ${checkpoint.records} is not the one the checkpoint of ${checkpoint.at} sealed: the trail was rewritten before it`,
         };
       }

@@ -192,18 +192,40 @@ export function registerAudit(program: Command): void {
 
   audit.addCommand(
     new Command('migrate')
-      .description('Create the PostgreSQL audit table if it does not exist (idempotent)')
-      .option('--postgres <url>', 'database URL (default: KEYSTORE_MAINT_AUDIT_POSTGRES_URL)')
-      .option('--table <name>', 'table name (default keystore_maint_audit)')
+      .description(
+        "Create or upgrade the PostgreSQL audit tables (idempotent); run it as the role that is to own them, never the worker's",
+      )
+      .option(
+        '--postgres <url>',
+        "the owner role's database URL (default: KEYSTORE_MAINT_AUDIT_POSTGRES_URL)",
+      )
+      .option(
+        '--table <name>',
+        'table name (default keystore_maint_audit); its checkpoints go to <name>_checkpoints',
+      )
+      .option(
+        '--grant-writer <role>',
+        "grant the worker's role exactly SELECT, INSERT on both tables and USAGE on their id sequences (any other privilege it has on them is revoked)",
+      )
       .addHelpText(
         'after',
-        '\nExample:\n  $ keystore-maint audit migrate --postgres postgres://audit@db/keystore\n',
+        '\nExample (as the owner role; the worker then connects as keystore_maint_writer):\n' +
+          '  $ keystore-maint audit migrate --postgres postgres://keystore_maint_owner@db/keystore --grant-writer keystore_maint_writer\n',
       )
-      .action(async (opts: SinkOptions) => {
+      .action(async (opts: SinkOptions & { grantWriter?: string }) => {
         const url = opts.postgres ?? process.env.KEYSTORE_MAINT_AUDIT_POSTGRES_URL;
         if (!url) throw new CliError('--postgres <url> (or KEYSTORE_MAINT_AUDIT_POSTGRES_URL) is required');
-        await migrateAuditPostgres(url, opts.table ? { table: opts.table } : {});
-        console.log(`audit table ${opts.table ?? 'keystore_maint_audit'} is ready`);
+        const result = await migrateAuditPostgres(url, {
+          ...(opts.table ? { table: opts.table } : {}),
+          ...(opts.grantWriter !== undefined ? { grantWriter: opts.grantWriter } : {}),
+        });
+        for (const change of result.changes) console.log(`audit migrate: ${change}`);
+        console.log(
+          `audit tables ${result.table} and ${result.checkpointsTable} are ready` +
+            (opts.grantWriter === undefined
+              ? ' (no writer granted: give the worker a role with only SELECT and INSERT, --grant-writer <role>)'
+              : ''),
+        );
       }),
   );
 

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import {
   AuditConfigError,
+  allowPrivilegedWriterFromEnv,
   auditConfigFromEnv,
   createAuditSink,
   loadAuditKey,
@@ -34,6 +35,8 @@ export function registerWorker(program: Command): void {
         '  AWS_REGION, AWS_ENDPOINT_URL_KMS, AWS credentials chain                KMS',
         '  KEYSTORE_MAINT_AUDIT_SINK, KEYSTORE_MAINT_AUDIT_FILE                    audit sink (see docs/audit.md)',
         '  KEYSTORE_MAINT_AUDIT_KEY_FILE                                           the audit key that seals the trail (required)',
+        '  KEYSTORE_MAINT_AUDIT_POSTGRES_URL_FILE                                  postgres sink: URL of a writer role (SELECT, INSERT only)',
+        '  KEYSTORE_MAINT_AUDIT_ALLOW_PRIVILEGED_WRITER=1                          development only: write even as a role that could rewrite the trail',
         '  KEYSTORE_MAINT_WEBHOOK_CONTROLLERS_FILE                                 traffic controllers of the webhook provider',
         '  KEYSTORE_MAINT_KMS_BUDGET_RPS (default 4; 0 = off)                      custom-key-store calls/s per Region, all workers together',
         '  KEYSTORE_MAINT_KMS_WORKERS (default 1)                                  worker processes sharing that budget (see docs/fleet.md)',
@@ -64,7 +67,11 @@ export function registerWorker(program: Command): void {
             'keystore-maint worker: WARNING: KEYSTORE_MAINT_AUDIT_UNKEYED=1: the audit trail is not sealed with a key; anyone who can write it can rewrite it undetected',
           );
         }
-        auditSink = createAuditSink(auditConfig, keyFile ? { key: loadAuditKey(keyFile) } : {});
+        auditSink = createAuditSink(auditConfig, {
+          ...(keyFile ? { key: loadAuditKey(keyFile) } : {}),
+          // The PostgreSQL sink refuses a role that could rewrite the trail unless this says so.
+          postgres: { allowPrivilegedWriter: allowPrivilegedWriterFromEnv(process.env) },
+        });
       } catch (err) {
         if (err instanceof AuditConfigError) throw new CliError(err.message);
         throw err;

@@ -48,3 +48,50 @@ export function testPool(url: string, max = 4): Pool {
   pool.on('error', () => undefined);
   return pool;
 }
+
+/** The test URL with another user (the cluster trusts local connections; the password is for show). */
+export function urlAs(url: string, role: string, password = 'test-only'): string {
+  const parsed = new URL(url);
+  parsed.username = role;
+  parsed.password = password;
+  return parsed.toString();
+}
+
+/**
+ * Two login roles for one test file, as a deployment has them: an owner that runs `audit
+ * migrate` (it may create tables in the public schema) and the worker's writer, which gets its
+ * privileges from `migrate --grant-writer` only. Unique names, so test files do not share them.
+ */
+export interface TestRoles {
+  readonly owner: string;
+  readonly writer: string;
+  readonly ownerUrl: string;
+  readonly writerUrl: string;
+  /** Drops the roles and everything they own or were granted (call after dropping the tables). */
+  drop(): Promise<void>;
+}
+
+export async function createTestRoles(admin: Pool, url: string): Promise<TestRoles> {
+  const suffix = randomBytes(4).toString('hex');
+  const owner = `audit_owner_${suffix}`;
+  const writer = `audit_writer_${suffix}`;
+  for (const role of [owner, writer]) await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'test-only'`);
+  await admin.query(`GRANT CREATE ON SCHEMA public TO ${owner}`);
+  return {
+    owner,
+    writer,
+    ownerUrl: urlAs(url, owner),
+    writerUrl: urlAs(url, writer),
+    async drop() {
+      for (const role of [owner, writer]) {
+        await admin.query(`DROP OWNED BY ${role} CASCADE`);
+        await admin.query(`DROP ROLE ${role}`);
+      }
+    },
+  };
+}
+
+/** Drops an audit table and its checkpoints table. */
+export async function dropAuditTables(admin: Pool, table: string): Promise<void> {
+  await admin.query(`DROP TABLE IF EXISTS ${table}, ${table}_checkpoints`);
+}
