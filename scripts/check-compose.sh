@@ -43,7 +43,7 @@ env_file="$work_dir/env"
 cp .env.example "$env_file"
 
 # The secret files docker-compose.yml declares, as documented in secrets/README.md.
-secret_names=(postgres_password aws_credentials audit_postgres_url webhook_secret)
+secret_names=(postgres_password aws_credentials audit_key audit_postgres_url webhook_secret)
 secrets_dir="$work_dir/secrets"
 mkdir -m 700 "$secrets_dir"
 for name in "${secret_names[@]}"; do

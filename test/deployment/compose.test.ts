@@ -350,6 +350,7 @@ describe('docker-compose.yml', () => {
     it('declares every secret as a file in the secrets directory, documented in secrets/README.md', () => {
       const readme = readFileSync(join(root, 'secrets', 'README.md'), 'utf8');
       expect([...declaredSecrets.keys()].sort()).toEqual([
+        'audit_key',
         'audit_postgres_url',
         'aws_credentials',
         'postgres_password',

@@ -6,6 +6,8 @@
  * worker must not bundle at start-up, the image's health check must see it, and SIGTERM must
  * stop it cleanly — what `docker stop` and a rolling deploy rely on.
  */
+import { verifyAuditFile } from '../../src/audit';
+import { newTestAuditKey } from '../support/audit-key';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -98,6 +100,7 @@ describe('the production worker (compiled CLI, prebuilt workflow bundle)', () =>
   const temporalNamespace = inject('temporalNamespace');
   const taskQueue = `prod-worker-${process.pid}-${Date.now().toString(36)}`;
   let dir: string;
+  const auditKey = newTestAuditKey();
   let sim: RunningSimulator;
   let control: SimulatorControl;
   let worker: WorkerProcess;
@@ -125,6 +128,7 @@ describe('the production worker (compiled CLI, prebuilt workflow bundle)', () =>
       TEMPORAL_NAMESPACE: temporalNamespace,
       KEYSTORE_MAINT_TASK_QUEUE: taskQueue,
       KEYSTORE_MAINT_AUDIT_FILE: auditFile,
+      KEYSTORE_MAINT_AUDIT_KEY_FILE: auditKey.file,
       AWS_REGION: REGION,
       AWS_ENDPOINT_URL_KMS: sim.url,
       AWS_ACCESS_KEY_ID: 'keystore-maint-test-dummy',
@@ -170,11 +174,29 @@ describe('the production worker (compiled CLI, prebuilt workflow bundle)', () =>
 
     expect(result.outcome, result.message).toBe('COMPLETED');
     expect((await control.getStore(store.CustomKeyStoreId)).ConnectionState).toBe('CONNECTED');
-    // The audit sink came from the environment alone (KEYSTORE_MAINT_AUDIT_FILE).
+    // The audit sink came from the environment alone (KEYSTORE_MAINT_AUDIT_FILE), sealed with the
+    // key the environment named.
     const events = readFileSync(auditFile, 'utf8')
       .split('\n')
       .filter((line) => line.includes(workflowId));
     expect(events.length).toBeGreaterThan(0);
+    const report = await verifyAuditFile(auditFile, { key: auditKey.key });
+    expect(report).toMatchObject({ ok: true, keyed: report.events });
+  });
+
+  it('refuses to start without an audit key, naming the variable and the fix', async () => {
+    const unkeyed = startWorker({
+      PATH: process.env.PATH,
+      HOME: dir,
+      NODE_ENV: 'production',
+      TEMPORAL_ADDRESS: temporalAddress,
+      KEYSTORE_MAINT_TASK_QUEUE: `${taskQueue}-unkeyed`,
+      KEYSTORE_MAINT_AUDIT_FILE: join(dir, 'unkeyed.jsonl'),
+      AWS_REGION: REGION,
+    });
+    const exit = await unkeyed.exited;
+    expect(exit.code).toBe(2);
+    expect(unkeyed.output()).toMatch(/KEYSTORE_MAINT_AUDIT_KEY_FILE is not set: .*openssl rand -hex 32/);
   });
 
   it('loaded the prebuilt workflow bundle instead of bundling at start-up', () => {
