@@ -12,7 +12,9 @@ function parseAccount(value: string): string {
 export function registerSim(program: Command): void {
   program
     .command('sim')
-    .description('Run the KMS simulator: a local KMS endpoint with custom key stores (see docs/simulator.md)')
+    .description(
+      'Run the KMS simulator: a local KMS endpoint with custom key stores, and STS GetCallerIdentity (see docs/simulator.md)',
+    )
     .option('--port <port>', 'port to listen on (0 = any free port)', parsePort, 4566)
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--state-file <path>', 'keep state in this file (written atomically) so it survives a restart')
@@ -67,7 +69,9 @@ export function registerSim(program: Command): void {
         };
         const sim = await startKmsSimulator(options);
         console.log(`KMS simulator listening on ${sim.url}`);
-        console.log(`Point the AWS SDK or CLI at it with: export AWS_ENDPOINT_URL_KMS=${sim.url}`);
+        console.log(
+          `Point the AWS SDK or CLI at it with: export AWS_ENDPOINT_URL_KMS=${sim.url} AWS_ENDPOINT_URL_STS=${sim.url}`,
+        );
         await untilSignal();
         await sim.stop();
       },

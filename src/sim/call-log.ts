@@ -1,7 +1,7 @@
 /**
- * The log of every KMS request the simulator received, refused ones too, in arrival order, for
- * tests and audits ("did the runner really call Disconnect once?"). Secrets are redacted from the
- * recorded parameters.
+ * The log of every KMS (and STS) request the simulator received, refused ones too, in arrival
+ * order, for tests and audits ("did the runner really call Disconnect once?"). Secrets are
+ * redacted from the recorded parameters.
  *
  * Requests are recorded as they arrived, before validation, so a caller decides what lands here:
  * the log must stay small whatever it is sent. Each entry keeps a bounded copy of its parameters
@@ -23,7 +23,10 @@ import { SENSITIVE_MEMBERS } from './validation';
 export interface SimCall {
   /** ISO-8601 time the request arrived. */
   at: string;
-  /** The operation from `X-Amz-Target` (without `TrentService.`), or '' when there was none. */
+  /**
+   * The operation from `X-Amz-Target` (without `TrentService.`), or '' when there was none; for an
+   * STS request, its `Action`.
+   */
   operation: string;
   params: Record<string, unknown>;
   /** 'ok', or the name of the exception returned. */

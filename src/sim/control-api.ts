@@ -19,6 +19,7 @@ import {
   storePatchSchema,
 } from './control-schemas';
 import { isKmsOperation, type ConnectionSnapshot, type StoreRecord } from './model';
+import { isStsOperation } from './sts-api';
 import { isJsonObject, MAX_BODY_BYTES, type JsonObject } from './protocol';
 import { ControlError, type Simulator } from './simulator';
 import { forceState, visibleConnection } from './store-state';
@@ -114,10 +115,10 @@ function route(sim: Simulator, request: ControlRequest): ControlResponse {
           return ok({ ok: true });
         }
         const input = parse(faultInputSchema, request.body);
-        if (input.operation !== '*' && !isKmsOperation(input.operation)) {
+        if (input.operation !== '*' && !isKmsOperation(input.operation) && !isStsOperation(input.operation)) {
           throw invalid(
             'operation',
-            `operation: ${input.operation} is not a KMS operation the simulator serves`,
+            `operation: ${input.operation} is not a KMS or STS operation the simulator serves`,
           );
         }
         return { status: 201, body: sim.faults.add(input) };

@@ -81,7 +81,7 @@ export interface SimStorePatch {
 }
 
 export interface SimFaultInput {
-  /** A KMS operation name, or `*` for all. */
+  /** A KMS operation name, `*` for every KMS operation, or the STS operation `GetCallerIdentity`. */
   operation: string;
   /** Exception to answer with; omit for a latency-only fault. */
   errorType?: string;

@@ -1,6 +1,7 @@
 /**
- * Injected faults: a rule per KMS operation (or `*` for every operation) that answers with a chosen
- * exception and/or adds latency, after the quota check and before the operation runs.
+ * Injected faults: a rule per KMS operation (or `*` for every KMS operation) that answers with a
+ * chosen exception and/or adds latency, after the quota check and before the operation runs. The
+ * STS endpoint's `GetCallerIdentity` takes rules that name it (sts-api.ts); `*` does not reach it.
  *
  * - `count` only: fires on the next `count` matching requests.
  * - `probability` only: fires on each matching request with that probability, until cleared.
@@ -20,7 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { KmsError } from './protocol';
 
 export interface FaultSpec {
-  /** A KMS operation name, or `*` for every operation. */
+  /** A KMS operation name, `*` for every KMS operation, or `GetCallerIdentity` (STS). */
   operation: string;
   /** Exception name to answer with; omit for a latency-only fault. */
   errorType?: string | undefined;
@@ -72,10 +73,19 @@ export class FaultInjector {
     this.faults = [];
   }
 
-  decide(operation: string, random: () => number = Math.random): FaultDecision {
+  /**
+   * What the faults do to one request. `wildcard: false` consults only rules naming `operation`
+   * itself, not `*` ones (the STS endpoint: `*` means every KMS operation).
+   */
+  decide(
+    operation: string,
+    random: () => number = Math.random,
+    { wildcard = true }: { wildcard?: boolean } = {},
+  ): FaultDecision {
     const decision: FaultDecision = { latencyMs: 0, latencyAfterMs: 0 };
     for (const fault of this.faults) {
-      if (fault.operation !== '*' && fault.operation !== operation) continue;
+      const matches = fault.operation === operation || (wildcard && fault.operation === '*');
+      if (!matches) continue;
       if (fault.probability !== undefined && random() >= fault.probability) continue;
       fault.fired += 1;
       if (fault.remaining !== undefined) fault.remaining -= 1;

@@ -1,7 +1,8 @@
 /**
  * The KMS simulator: a local KMS endpoint speaking the real AWS JSON 1.1 wire protocol, with
  * custom key stores, their connection state machine, eventual consistency, the request quota,
- * real symmetric crypto and injected faults, plus a control API under `/_sim/`.
+ * real symmetric crypto and injected faults, plus STS's GetCallerIdentity (AWS Query protocol)
+ * and a control API under `/_sim/`.
  * See docs/simulator.md.
  */
 export { startKmsSimulator, type RunningSimulator } from './server';
@@ -27,3 +28,4 @@ export {
   KMS_OPERATIONS,
   type KmsOperation,
 } from './model';
+export { SIMULATED_USER_NAME, STS_OPERATIONS, STS_VERSION, type StsOperation } from './sts-api';

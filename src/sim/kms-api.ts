@@ -4,8 +4,9 @@
  *
  *   0. the body is at most `MAX_BODY_BYTES`, else a 413 `RequestEntityTooLargeException` (the
  *      body was not kept, so nothing else can be judged);
- *   1. `Authorization` present, else `MissingAuthenticationTokenException` (signatures are not
- *      verified);
+ *   1. `Authorization` present, else `MissingAuthenticationTokenException`, and its SigV4 scope
+ *      names the simulator's Region, else `InvalidSignatureException` (signatures themselves are
+ *      not verified);
  *   2. the body parses as a JSON object, else `SerializationException`;
  *   3. `POST` with `X-Amz-Target: TrentService.<a served operation>`, else
  *      `UnknownOperationException`;
@@ -57,8 +58,18 @@ export async function handleKmsRequest(
   let response: KmsResponse;
   try {
     if (request.bodyTooLarge) throw new KmsError(BODY_TOO_LARGE_EXCEPTION, BODY_TOO_LARGE_MESSAGE);
-    if (!headerValue(request.headers, 'authorization')) {
+    const authorization = headerValue(request.headers, 'authorization');
+    if (!authorization) {
       throw new KmsError('MissingAuthenticationTokenException', 'Missing Authentication Token');
+    }
+    // A Region's endpoint refuses a request signed for another Region, as KMS does: a client
+    // configured for the wrong Region fails loudly instead of reading this Region's stores.
+    const signedFor = signingRegionOf(authorization);
+    if (signedFor !== undefined && signedFor !== sim.arn.region) {
+      throw new KmsError(
+        'InvalidSignatureException',
+        `Credential should be scoped to a valid region, not '${signedFor}'.`,
+      );
     }
     params = parseBody(request);
     if (request.method !== 'POST' || !target.startsWith(KMS_TARGET_PREFIX) || !isKmsOperation(operation)) {
@@ -125,4 +136,9 @@ function headerValue(headers: IncomingHttpHeaders, name: string): string | undef
   const value = headers[name];
   const first = Array.isArray(value) ? value[0] : value;
   return first && first.trim() !== '' ? first : undefined;
+}
+
+/** The Region of a SigV4 `Authorization` header's scope (`Credential=<key>/<date>/<region>/…`). */
+function signingRegionOf(authorization: string): string | undefined {
+  return /Credential=[^/,\s]+\/[^/,\s]*\/([^/,\s]+)\//.exec(authorization)?.[1];
 }

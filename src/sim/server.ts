@@ -1,7 +1,8 @@
 /**
- * The simulator's HTTP server: KMS's JSON 1.1 endpoint on `POST /` and the control API under
- * `/_sim/`, on one port. Every response carries an `x-amzn-RequestId`. A body over `MAX_BODY_BYTES`
- * is read to its end but not kept, and either API answers it with a 413. `stop()` clears the store
+ * The simulator's HTTP server: KMS's JSON 1.1 endpoint on `POST /`, STS's `GetCallerIdentity` (AWS
+ * Query protocol, told apart by `isStsRequest`) and the control API under `/_sim/`, on one port.
+ * Every response carries an `x-amzn-RequestId`. A body over `MAX_BODY_BYTES` is read to its end
+ * but not kept, and every API answers it with a 413. `stop()` clears the store
  * timers, ends injected-latency waits and closes the server including keep-alive sockets, so a
  * test process is left with no open handles.
  */
@@ -12,11 +13,14 @@ import { CONTROL_PREFIX, handleControlRequest } from './control-api';
 import { handleKmsRequest } from './kms-api';
 import { KMS_CONTENT_TYPE, MAX_BODY_BYTES } from './protocol';
 import { Simulator } from './simulator';
+import { handleStsRequest, isStsRequest, STS_CONTENT_TYPE } from './sts-api';
 
 export interface RunningSimulator {
-  /** e.g. `http://127.0.0.1:4566`: the KMS endpoint, and the control API under `/_sim/`. */
+  /** e.g. `http://127.0.0.1:4566`: the KMS and STS endpoint, and the control API under `/_sim/`. */
   url: string;
   port: number;
+  /** The Region it serves: KMS requests signed for another Region are refused. */
+  region: string;
   stop(): Promise<void>;
 }
 
@@ -58,6 +62,7 @@ export async function startKmsSimulator(options: SimulatorOptions = {}): Promise
   return {
     url,
     port,
+    region: resolved.region,
     stop: () => (stopping ??= close(sim, server)),
   };
 }
@@ -81,6 +86,15 @@ async function serve(sim: Simulator, req: IncomingMessage, res: ServerResponse):
     send(res, response.status, requestId, response.body, 'application/json');
     return;
   }
+  if (isStsRequest(req.headers, url)) {
+    const response = await handleStsRequest(
+      sim,
+      { method: req.method ?? 'GET', url, headers: req.headers, body, bodyTooLarge: tooLarge },
+      requestId,
+    );
+    sendText(res, response.status, requestId, response.body, STS_CONTENT_TYPE);
+    return;
+  }
   const response = await handleKmsRequest(
     sim,
     { method: req.method ?? 'GET', headers: req.headers, body, bodyTooLarge: tooLarge },
@@ -97,7 +111,17 @@ function send(
   contentType: string,
   errorType?: string,
 ): void {
-  const payload = JSON.stringify(body);
+  sendText(res, status, requestId, JSON.stringify(body), contentType, errorType);
+}
+
+function sendText(
+  res: ServerResponse,
+  status: number,
+  requestId: string,
+  payload: string,
+  contentType: string,
+  errorType?: string,
+): void {
   res.writeHead(status, {
     'Content-Type': contentType,
     'Content-Length': Buffer.byteLength(payload),

@@ -38,7 +38,7 @@ export function useSimulator(options: SimulatorOptions = {}): SimHarness {
   };
   beforeAll(async () => {
     const sim = await startKmsSimulator({ port: 0, ...options });
-    started = { sim, kms: kmsClient(sim.url), control: new SimulatorControl(sim.url) };
+    started = { sim, kms: kmsClient(sim.url, sim.region), control: new SimulatorControl(sim.url) };
   });
   afterAll(async () => {
     started?.kms.destroy();
@@ -103,13 +103,18 @@ export async function kmsError(call: Promise<unknown>): Promise<KmsErrorShape> {
 /** A raw KMS wire request, for what the SDK would never send. */
 export async function rawKms(
   url: string,
-  { target, body, headers = {} }: { target?: string; body: string; headers?: Record<string, string> },
+  {
+    target,
+    body,
+    headers = {},
+    region = 'us-east-1',
+  }: { target?: string; body: string; headers?: Record<string, string>; region?: string },
 ): Promise<{ status: number; requestId: string | null; json: Record<string, unknown> }> {
   const response = await fetch(url, {
     method: 'POST',
     headers: {
       'content-type': 'application/x-amz-json-1.1',
-      authorization: 'AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/kms/aws4_request, Signature=x',
+      authorization: `AWS4-HMAC-SHA256 Credential=test/20250101/${region}/kms/aws4_request, Signature=x`,
       ...(target ? { 'x-amz-target': `TrentService.${target}` } : {}),
       ...headers,
     },

@@ -238,6 +238,7 @@ describe('crypto', () => {
     expect(recovered.Plaintext).toHaveLength(16);
     // The SDK would drop a stray Plaintext; the wire must not carry one.
     const wire = await rawKms(h.sim.url, {
+      region: REGION,
       target: 'GenerateDataKeyWithoutPlaintext',
       body: JSON.stringify({ KeyId: keyId, NumberOfBytes: 16 }),
     });

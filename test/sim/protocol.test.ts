@@ -10,7 +10,15 @@ import {
   NotFoundException,
 } from '@aws-sdk/client-kms';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { CLOUDHSM_CREATE, clusterId, kmsError, rawKms, useSimulator, XKS_CREDENTIAL } from './helpers';
+import {
+  CLOUDHSM_CREATE,
+  clusterId,
+  kmsClient,
+  kmsError,
+  rawKms,
+  useSimulator,
+  XKS_CREDENTIAL,
+} from './helpers';
 
 const h = useSimulator();
 
@@ -29,6 +37,17 @@ describe('KMS wire protocol', () => {
     expect(response.json['__type']).toBe('MissingAuthenticationTokenException');
     expect(response.json['message']).toBe('Missing Authentication Token');
     expect(response.requestId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('refuses a request signed for another Region, as a Region endpoint does', async () => {
+    const elsewhere = kmsClient(h.sim.url, 'eu-west-1');
+    const err = await kmsError(elsewhere.send(new DescribeCustomKeyStoresCommand({})));
+    expect(err.name).toBe('InvalidSignatureException');
+    expect(err.message).toBe("Credential should be scoped to a valid region, not 'eu-west-1'.");
+    expect(err.status).toBe(400);
+    // The simulator's own Region is served.
+    await expect(h.kms.send(new DescribeCustomKeyStoresCommand({}))).resolves.toBeDefined();
+    elsewhere.destroy();
   });
 
   it('answers malformed JSON and non-object bodies with SerializationException', async () => {
