@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { AuditConfigError, AuditSourceNotFoundError } from './audit';
 import { registerDevServer } from './commands/dev-server';
+import { registerDoctor } from './commands/doctor';
 import { CliError, EXIT } from './commands/exit-codes';
 import { registerSim } from './commands/sim';
 import { registerTemporalEnsure } from './commands/temporal-ensure';
@@ -50,6 +51,7 @@ export function buildProgram(): Command {
   registerFleet(program);
   registerDemo(program);
   registerAudit(program);
+  registerDoctor(program);
   registerSim(program);
   registerDevServer(program);
   registerTemporalEnsure(program);

@@ -20,6 +20,8 @@ export const EXIT = {
    * (markers stand in their place) or some were never written. The store is fine; the trail is not.
    */
   auditIncomplete: 7,
+  /** `doctor` found a check that failed (or could not run one because an earlier one failed). */
+  doctorFailed: 8,
 } as const;
 
 /** An error whose message is for the operator as-is, with the exit code to use. */

@@ -1,0 +1,171 @@
+/**
+ * The worker's own configuration, read as `keystore-maint worker` reads it at start (so `doctor
+ * --worker` belongs where the worker runs, with its environment): the audit sink and its key, the
+ * webhook traffic controllers and their secrets, the KMS budget and the workflow bundle. Local
+ * reads only; nothing is written or contacted. Secrets (the key, a database URL, a webhook secret)
+ * are never printed: the key by its id only, the database by its table.
+ */
+import { accessSync, constants, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { auditConfigFromEnv, loadAuditKey, requiredAuditKeyFile, type AuditConfig } from '../audit';
+import { describeKmsBudget, kmsBudgetFromEnvironment } from '../kms/rate-limit';
+import {
+  WEBHOOK_CONTROLLERS_ENV,
+  WEBHOOK_CONTROLLERS_FILE_ENV,
+  webhookControllersFromEnvironment,
+} from '../traffic/webhook-controllers';
+import { messageOf, plural, result, type CheckResult } from './check';
+
+const AUDIT_KEY_FIX =
+  'create a key and point the worker at it: openssl rand -hex 32 > audit_key (a mounted secret the worker can read), ' +
+  'KEYSTORE_MAINT_AUDIT_KEY_FILE=<its path> (docs/audit.md)';
+
+function writableDirectory(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK | constants.X_OK);
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function describeSink(config: AuditConfig): string {
+  switch (config.kind) {
+    case 'file':
+      return `file ${config.path}`;
+    case 'stdout':
+      return 'stdout';
+    case 'postgres':
+      // Never the URL: it carries a password.
+      return `postgres, table ${config.table}`;
+  }
+}
+
+function auditChecks(env: NodeJS.ProcessEnv): CheckResult[] {
+  let config: AuditConfig;
+  try {
+    config = auditConfigFromEnv(env);
+  } catch (err) {
+    return [
+      result(
+        'worker.audit-sink',
+        'fail',
+        messageOf(err),
+        'set KEYSTORE_MAINT_AUDIT_SINK to file (the default), stdout or postgres, with its settings (docs/audit.md)',
+      ),
+      result('worker.audit-key', 'skip', 'not checked: the audit sink configuration is unusable'),
+    ];
+  }
+  const sink =
+    config.kind === 'file' && !writableDirectory(dirname(config.path))
+      ? result(
+          'worker.audit-sink',
+          'fail',
+          `file ${config.path}: its directory ${dirname(config.path)} does not exist or is not writable`,
+          'create the directory (mount a volume there) and let the worker write to it, or set KEYSTORE_MAINT_AUDIT_FILE (docs/audit.md)',
+        )
+      : result('worker.audit-sink', 'ok', describeSink(config));
+  if (config.kind === 'stdout') {
+    return [
+      sink,
+      result(
+        'worker.audit-key',
+        'ok',
+        'not needed: the stdout sink is not sealed (your log pipeline keeps the record)',
+      ),
+    ];
+  }
+  try {
+    const keyFile = requiredAuditKeyFile(config, env);
+    if (keyFile === undefined) {
+      return [
+        sink,
+        result(
+          'worker.audit-key',
+          'warn',
+          'KEYSTORE_MAINT_AUDIT_UNKEYED=1: the trail is not sealed with a key, so anyone who can write it can rewrite it undetected (development only)',
+          `${AUDIT_KEY_FIX}, and unset KEYSTORE_MAINT_AUDIT_UNKEYED`,
+        ),
+      ];
+    }
+    const key = loadAuditKey(keyFile);
+    return [
+      sink,
+      result('worker.audit-key', 'ok', `${keyFile} is readable and long enough (key id ${key.id})`),
+    ];
+  } catch (err) {
+    return [sink, result('worker.audit-key', 'fail', messageOf(err), AUDIT_KEY_FIX)];
+  }
+}
+
+function webhookCheck(env: NodeJS.ProcessEnv): CheckResult {
+  let controllers;
+  try {
+    controllers = webhookControllersFromEnvironment(env);
+  } catch (err) {
+    return result(
+      'worker.webhook-controllers',
+      'fail',
+      messageOf(err),
+      `fix ${WEBHOOK_CONTROLLERS_FILE_ENV} (or ${WEBHOOK_CONTROLLERS_ENV}): {"controllers": {"<name>": {"url": "https://…", "secretFile": "…"}}} (docs/traffic.md)`,
+    );
+  }
+  const withoutSecret = controllers.names.flatMap((name) => {
+    const controller = controllers.get(name);
+    return controller && controller.secret() === undefined ? [controller] : [];
+  });
+  if (withoutSecret.length > 0) {
+    return result(
+      'worker.webhook-controllers',
+      'fail',
+      `no signing secret for ${withoutSecret.map((c) => `"${c.name}" (${c.secretSource} is missing or empty)`).join(', ')}: its drains would fail`,
+      'put each controller\'s shared secret where its "secretFile" or "secretEnv" says (docs/traffic.md)',
+    );
+  }
+  return result(
+    'worker.webhook-controllers',
+    'ok',
+    controllers.names.length > 0
+      ? `${plural(controllers.names.length, 'controller')}: ${controllers.names.join(', ')}${controllers.allowHttp ? ' (plain http allowed)' : ''}`
+      : `none configured: runs with --drain webhook are refused (fine when none uses it; ${WEBHOOK_CONTROLLERS_FILE_ENV} configures them)`,
+  );
+}
+
+function kmsBudgetCheck(env: NodeJS.ProcessEnv): CheckResult {
+  try {
+    return result('worker.kms-budget', 'ok', describeKmsBudget(kmsBudgetFromEnvironment(env)));
+  } catch (err) {
+    return result(
+      'worker.kms-budget',
+      'fail',
+      messageOf(err),
+      'fix KEYSTORE_MAINT_KMS_BUDGET_RPS (default 4; 0 = off) and KEYSTORE_MAINT_KMS_WORKERS (default 1) (docs/fleet.md)',
+    );
+  }
+}
+
+function bundleCheck(env: NodeJS.ProcessEnv): CheckResult {
+  const bundle = env.KEYSTORE_MAINT_WORKFLOW_BUNDLE?.trim();
+  if (!bundle) {
+    return result(
+      'worker.workflow-bundle',
+      'ok',
+      'KEYSTORE_MAINT_WORKFLOW_BUNDLE is not set: the worker bundles workflows/ at start',
+    );
+  }
+  try {
+    accessSync(bundle, constants.R_OK);
+    return result('worker.workflow-bundle', 'ok', `${bundle} is readable`);
+  } catch (err) {
+    return result(
+      'worker.workflow-bundle',
+      'fail',
+      `KEYSTORE_MAINT_WORKFLOW_BUNDLE=${bundle} cannot be read (${messageOf(err)})`,
+      'build it (npm run build writes dist/workflow-bundle.js) and point KEYSTORE_MAINT_WORKFLOW_BUNDLE at it, or unset it',
+    );
+  }
+}
+
+export function workerConfigChecks(env: NodeJS.ProcessEnv): CheckResult[] {
+  return [...auditChecks(env), webhookCheck(env), kmsBudgetCheck(env), bundleCheck(env)];
+}
