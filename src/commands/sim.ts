@@ -1,6 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { startKmsSimulator, type SimulatorOptions } from '../sim';
 import { untilSignal } from './dev-server';
+import { CliError } from './exit-codes';
 import { parseDurationMs, parseNonNegativeInt, parsePort } from './parse';
 
 function parseAccount(value: string): string {
@@ -9,11 +10,43 @@ function parseAccount(value: string): string {
   return value;
 }
 
+const REGION = /^[a-z]{2}(-[a-z]+)+-[0-9]+$/;
+
+/** `--regions us-east-1,eu-west-1`: the Regions served, each checked, duplicates dropped. */
+export function parseRegions(value: string): string[] {
+  const regions = value
+    .split(',')
+    .map((region) => region.trim())
+    .filter((region) => region !== '');
+  if (regions.length === 0) {
+    throw new InvalidArgumentError(
+      'give at least one Region, comma-separated, e.g. --regions us-east-1,eu-west-1',
+    );
+  }
+  const bad = regions.find((region) => !REGION.test(region));
+  if (bad !== undefined) {
+    throw new InvalidArgumentError(
+      `"${bad}" is not an AWS Region; give Regions like us-east-1, comma-separated, e.g. --regions us-east-1,eu-west-1`,
+    );
+  }
+  return [...new Set(regions)];
+}
+
+/** `--regions` must include the default Region, which `--region` names (default us-east-1). */
+export function checkRegions(region: string | undefined, regions: readonly string[] | undefined): void {
+  const home = region ?? 'us-east-1';
+  if (regions && !regions.includes(home)) {
+    throw new CliError(
+      `--regions ${regions.join(',')} must include the default Region ${home} (--region); add it, or pass --region ${regions[0] ?? ''}`,
+    );
+  }
+}
+
 export function registerSim(program: Command): void {
   program
     .command('sim')
     .description(
-      'Run the KMS simulator: a local KMS endpoint with custom key stores, and STS GetCallerIdentity (see docs/simulator.md)',
+      'Run the KMS simulator: a local KMS endpoint with custom key stores per account and Region, and STS GetCallerIdentity and AssumeRole (see docs/simulator.md)',
     )
     .option('--port <port>', 'port to listen on (0 = any free port)', parsePort, 4566)
     .option('--host <host>', 'address to bind', '127.0.0.1')
@@ -31,14 +64,24 @@ export function registerSim(program: Command): void {
     )
     .option(
       '--quota-rps <n>',
-      'requests per second per custom key store operation (0 = unlimited)',
+      'requests per second per custom key store operation, per account and Region (0 = unlimited)',
       parseNonNegativeInt,
     )
-    .option('--account <id>', 'AWS account id in ARNs', parseAccount)
-    .option('--region <region>', 'AWS Region in ARNs')
+    .option(
+      '--store-limit <n>',
+      'custom key stores per account and Region (KMS: 10; 0 = unlimited)',
+      parseNonNegativeInt,
+    )
+    .option('--account <id>', 'default AWS account: unregistered access keys act in it', parseAccount)
+    .option('--region <region>', 'default AWS Region')
+    .option(
+      '--regions <list>',
+      'comma-separated Regions served, including --region, e.g. us-east-1,eu-west-1',
+      parseRegions,
+    )
     .addHelpText(
       'after',
-      '\nExamples:\n  $ keystore-maint sim --port 4566\n  $ keystore-maint sim --state-file sim-state.json --profile realistic\n  $ AWS_ENDPOINT_URL_KMS=http://127.0.0.1:4566 aws kms describe-custom-key-stores\n',
+      '\nExamples:\n  $ keystore-maint sim --port 4566\n  $ keystore-maint sim --state-file sim-state.json --profile realistic\n  $ keystore-maint sim --regions us-east-1,eu-west-1\n  $ AWS_ENDPOINT_URL_KMS=http://127.0.0.1:4566 aws kms describe-custom-key-stores\n',
     )
     .action(
       async (opts: {
@@ -51,9 +94,12 @@ export function registerSim(program: Command): void {
         disconnectDelay?: number;
         consistencyLag?: number;
         quotaRps?: number;
+        storeLimit?: number;
         account?: string;
         region?: string;
+        regions?: string[];
       }) => {
+        checkRegions(opts.region, opts.regions);
         const options: SimulatorOptions = {
           port: opts.port,
           host: opts.host,
@@ -66,6 +112,8 @@ export function registerSim(program: Command): void {
           ...(opts.quotaRps !== undefined ? { quotaRps: opts.quotaRps } : {}),
           ...(opts.account ? { account: opts.account } : {}),
           ...(opts.region ? { region: opts.region } : {}),
+          ...(opts.regions ? { regions: opts.regions } : {}),
+          ...(opts.storeLimit !== undefined ? { storeLimit: opts.storeLimit } : {}),
         };
         const sim = await startKmsSimulator(options);
         console.log(`KMS simulator listening on ${sim.url}`);

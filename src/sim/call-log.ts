@@ -33,11 +33,20 @@ export interface SimCall {
   outcome: string;
   /** Equal to the response's `x-amzn-RequestId`. */
   requestId: string;
+  /** The caller's account, once its access key was read (absent for requests refused before). */
+  account?: string | undefined;
+  /** The Region the request was signed for (KMS: the default Region when the scope names none). */
+  region?: string | undefined;
+  /** The caller's principal ARN (IAM user or assumed-role session), once known. */
+  principal?: string | undefined;
 }
 
 export interface CallFilter {
   operation?: string | undefined;
   customKeyStoreId?: string | undefined;
+  account?: string | undefined;
+  region?: string | undefined;
+  principal?: string | undefined;
 }
 
 /** At most this many entries; the oldest go first. */
@@ -77,6 +86,8 @@ export class CallLog {
       operation: boundedString(call.operation),
       outcome: boundedString(call.outcome),
       params: boundedParams(call.params),
+      // The Region comes from the caller's signature, so it is bounded like the operation.
+      region: call.region === undefined ? undefined : boundedString(call.region),
     };
     const size = JSON.stringify(entry).length;
     this.calls.push(entry);
@@ -93,7 +104,10 @@ export class CallLog {
       (call) =>
         (filter.operation === undefined || call.operation === filter.operation) &&
         (filter.customKeyStoreId === undefined ||
-          call.params['CustomKeyStoreId'] === filter.customKeyStoreId),
+          call.params['CustomKeyStoreId'] === filter.customKeyStoreId) &&
+        (filter.account === undefined || call.account === filter.account) &&
+        (filter.region === undefined || call.region === filter.region) &&
+        (filter.principal === undefined || call.principal === filter.principal),
     );
   }
 

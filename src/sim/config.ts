@@ -15,16 +15,29 @@ export interface SimulatorOptions {
   host?: string;
   /** AWS account id in ARNs; default '111122223333'. */
   account?: string;
-  /** Region in ARNs; default 'us-east-1'. */
+  /** Region in ARNs; default 'us-east-1'. With `account`, it names the default partition. */
   region?: string;
+  /**
+   * The Regions served (default `[region]`); must include `region` and lie in its partition (an
+   * AWS account belongs to one partition). A KMS request signed for another Region is refused.
+   */
+  regions?: string[];
   /** Default 'fast' (connect 2000, disconnect 1000, lag 500); 'realistic': CloudHSM-like minutes. */
   profile?: 'fast' | 'realistic';
   /** Override the profile for every store type. */
   connectDelayMs?: number;
   disconnectDelayMs?: number;
   consistencyLagMs?: number;
-  /** Requests per second for each custom key store operation; default 5; 0 = unlimited. */
+  /**
+   * Requests per second for each custom key store operation, per account and Region; default 5;
+   * 0 = unlimited.
+   */
   quotaRps?: number;
+  /**
+   * Custom key stores per account and Region; default 10, KMS's limit (not adjustable in KMS).
+   * 0 = unlimited, for load tests that want more stores in one partition than KMS allows.
+   */
+  storeLimit?: number;
   /** Loaded if present; written atomically (temp file + rename) after every change. */
   stateFile?: string;
   /** JSON seed applied at start when the state file has no stores. */
@@ -61,19 +74,27 @@ export const MAX_DELAY_MS = 24 * 60 * MINUTE;
 
 export const delaySchema = z.int().min(0).max(MAX_DELAY_MS);
 export const quotaRpsSchema = z.number().min(0).max(1_000_000);
+export const storeLimitSchema = z.int().min(0).max(1_000_000);
 export const ACCOUNT_PATTERN = /^[0-9]{12}$/;
 export const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-[0-9]+$/;
+/** KMS's quota of custom key stores per account and Region. */
+export const KMS_STORE_LIMIT = 10;
 
 const optionsSchema = z.strictObject({
   port: z.int().min(0).max(65535).optional(),
   host: z.string().min(1).optional(),
   account: z.string().regex(ACCOUNT_PATTERN, 'must be 12 digits').optional(),
   region: z.string().regex(REGION_PATTERN, 'must look like us-east-1').optional(),
+  regions: z
+    .array(z.string().regex(REGION_PATTERN, 'must be Regions like us-east-1'))
+    .min(1, 'must list at least one Region')
+    .optional(),
   profile: z.enum(['fast', 'realistic']).optional(),
   connectDelayMs: delaySchema.optional(),
   disconnectDelayMs: delaySchema.optional(),
   consistencyLagMs: delaySchema.optional(),
   quotaRps: quotaRpsSchema.optional(),
+  storeLimit: storeLimitSchema.optional(),
   stateFile: z.string().min(1).optional(),
   seedFile: z.string().min(1).optional(),
   log: z
@@ -97,9 +118,12 @@ export interface ResolvedOptions {
   host: string;
   account: string;
   region: string;
+  /** Served Regions, `region` first, without duplicates. */
+  regions: string[];
   profile: ProfileName;
   overrides: StoreTimings;
   quotaRps: number;
+  storeLimit: number;
   stateFile?: string | undefined;
   seedFile?: string | undefined;
   log?: ((line: string) => void) | undefined;
@@ -117,11 +141,13 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
     );
   }
   const o = parsed.data;
+  const region = o.region ?? 'us-east-1';
   return {
     port: o.port ?? 0,
     host: o.host ?? '127.0.0.1',
     account: o.account ?? '111122223333',
-    region: o.region ?? 'us-east-1',
+    region,
+    regions: servedRegions(region, o.regions),
     profile: o.profile ?? 'fast',
     overrides: {
       connectDelayMs: o.connectDelayMs,
@@ -129,10 +155,40 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
       consistencyLagMs: o.consistencyLagMs,
     },
     quotaRps: o.quotaRps ?? 5,
+    storeLimit: o.storeLimit ?? KMS_STORE_LIMIT,
     stateFile: o.stateFile,
     seedFile: o.seedFile,
     log: o.log,
   };
+}
+
+/**
+ * `regions` must contain the default Region (the default partition is served) and stay in its
+ * partition: an account lives in one partition, and its ARNs name it.
+ */
+function servedRegions(region: string, regions: readonly string[] | undefined): string[] {
+  if (!regions) return [region];
+  if (!regions.includes(region)) {
+    throw new SimulatorOptionsError(
+      'regions',
+      `must include the default Region "${region}" (option "region"); add it, or set "region" to one of ${regions.join(', ')}`,
+    );
+  }
+  const foreign = regions.find((r) => partitionOf(r) !== partitionOf(region));
+  if (foreign !== undefined) {
+    throw new SimulatorOptionsError(
+      'regions',
+      `"${foreign}" is in partition ${partitionOf(foreign)}, not ${partitionOf(region)} like "${region}"; one simulator serves one partition`,
+    );
+  }
+  return [...new Set([region, ...regions])];
+}
+
+/** The partition of a Region, as in ARNs. */
+export function partitionOf(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  return 'aws';
 }
 
 /** The global, runtime-adjustable settings (`PATCH /_sim/config`). */
@@ -140,6 +196,7 @@ export interface RuntimeConfig {
   profile: ProfileName;
   overrides: StoreTimings;
   quotaRps: number;
+  storeLimit: number;
 }
 
 export interface EffectiveTimings {

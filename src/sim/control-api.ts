@@ -3,10 +3,16 @@
  * meant for tests, demos and benchmarks to seed stores, steer timings and outcomes, inject faults
  * and read the call log. Documented, with curl examples, in docs/simulator.md.
  *
+ * Stores, keys and aliases are created in a partition (`Account`, `Region`; the default one when
+ * absent); a store is found by id alone, whatever its partition (ids are global). IAM — access
+ * keys, roles and the sessions AssumeRole issued — is under `access-keys`, `roles`, `sessions`
+ * (iam-control.ts).
+ *
  * Errors: a malformed request is a 400 `{ "error": "InvalidRequest", "field": "...", "message": "..." }`
- * naming the field; an unknown store or fault id is a 404; an unknown route a 404; a wrong method
- * a 405; a uniqueness clash a 409; a body over `MAX_BODY_BYTES` a 413 `RequestEntityTooLarge`,
- * whatever the route (never read as an empty body, which would make e.g. a PATCH a silent no-op).
+ * naming the field; an unknown store, fault or session id is a 404; an unknown route a 404; a
+ * wrong method a 405; a uniqueness clash or the store limit a 409; a body over `MAX_BODY_BYTES` a
+ * 413 `RequestEntityTooLarge`, whatever the route (never read as an empty body, which would make
+ * e.g. a PATCH a silent no-op).
  */
 import type { z } from 'zod';
 import {
@@ -15,15 +21,25 @@ import {
   connectionFieldProblems,
   errorCodeProblems,
   faultInputSchema,
+  seedAliasSchema,
+  seedKeySchema,
   simStoreInputSchema,
   storePatchSchema,
+  storesQuerySchema,
 } from './control-schemas';
+import { invalid, ok, only, parse, parseValue, type ControlResponse } from './control-http';
+import { handleIamRoute, IAM_RESOURCES } from './iam-control';
+import { aliasArn, keyMetadata } from './keys';
 import { isKmsOperation, type ConnectionSnapshot, type StoreRecord } from './model';
-import { isStsOperation } from './sts-api';
-import { isJsonObject, MAX_BODY_BYTES, type JsonObject } from './protocol';
+import type { Partition } from './partition';
+import { MAX_BODY_BYTES, type JsonObject } from './protocol';
+import { createSimAlias, createSimKey, createSimStore } from './seeding';
 import { ControlError, type Simulator } from './simulator';
 import { forceState, visibleConnection } from './store-state';
 import { storeEntry } from './stores';
+import { isStsOperation } from './sts-api';
+
+export type { ControlResponse } from './control-http';
 
 export const CONTROL_PREFIX = '/_sim';
 
@@ -34,12 +50,6 @@ export interface ControlRequest {
   body: string;
   /** The body exceeded `MAX_BODY_BYTES` and was not kept. */
   bodyTooLarge?: boolean;
-}
-
-export interface ControlResponse {
-  status: number;
-  /** Any JSON-serialisable value. */
-  body: unknown;
 }
 
 export function handleControlRequest(sim: Simulator, request: ControlRequest): ControlResponse {
@@ -67,8 +77,18 @@ function route(sim: Simulator, request: ControlRequest): ControlResponse {
   const [resource, id, extra] = parts;
   const method = request.method;
   const singleton =
-    resource === 'health' || resource === 'reset' || resource === 'config' || resource === 'calls';
+    resource === 'health' ||
+    resource === 'reset' ||
+    resource === 'config' ||
+    resource === 'calls' ||
+    resource === 'keys' ||
+    resource === 'aliases';
   if (extra !== undefined || (singleton && id !== undefined)) throw notFound(url.pathname);
+  if (resource !== undefined && (IAM_RESOURCES as readonly string[]).includes(resource)) {
+    return (
+      handleIamRoute(sim, { method, resource, id, body: request.body }) ?? notFoundResponse(url.pathname)
+    );
+  }
   switch (resource) {
     case 'health':
       return only(method, ['GET'], () => ok({ ok: true }));
@@ -85,21 +105,54 @@ function route(sim: Simulator, request: ControlRequest): ControlResponse {
     case 'stores':
       if (id === undefined) {
         return only(method, ['GET', 'POST'], () => {
-          if (method === 'GET')
-            return ok({ stores: sim.state.storesInOrder().map((s) => storeDetails(sim, s)) });
-          const store = sim.createSimStore(parse(simStoreInputSchema, request.body));
+          if (method === 'GET') {
+            const filter = parseValue(storesQuerySchema, Object.fromEntries(url.searchParams));
+            const stores = sim
+              .allPartitions()
+              .filter(
+                (p) =>
+                  (filter.account ?? p.account) === p.account && (filter.region ?? p.region) === p.region,
+              )
+              .flatMap((p) => p.state.storesInOrder().map((store) => storeDetails(sim, p, store)));
+            return ok({ stores });
+          }
+          const { store } = createSimStore(sim, parse(simStoreInputSchema, request.body));
+          // As Describe lists it, so unchanged by partitions; GET shows Account and Region.
           return { status: 201, body: storeEntry(store, trueConnection(sim, store), 'iso') };
         });
       }
       return only(method, ['GET', 'PATCH', 'DELETE'], () => {
-        const store = sim.state.stores.get(id);
-        if (!store) throw new ControlError(404, 'StoreNotFound', `No custom key store ${id}`, 'id');
+        const found = sim.findStore(id);
+        if (!found) throw new ControlError(404, 'StoreNotFound', `No custom key store ${id}`, 'id');
+        const { partition, store } = found;
         if (method === 'DELETE') {
-          deleteStore(sim, store);
+          deleteStore(sim, partition, store);
           return ok({ ok: true });
         }
         if (method === 'PATCH') patchStore(sim, store, request.body);
-        return ok(storeDetails(sim, store));
+        return ok(storeDetails(sim, partition, store));
+      });
+    case 'keys':
+      return only(method, ['POST'], () => {
+        const { partition, key } = createSimKey(sim, parse(seedKeySchema, request.body));
+        const store =
+          key.customKeyStoreId !== undefined ? partition.state.stores.get(key.customKeyStoreId) : undefined;
+        return { status: 201, body: { ...keyMetadata(partition.arn, key, store), Region: partition.region } };
+      });
+    case 'aliases':
+      return only(method, ['POST'], () => {
+        const input = parse(seedAliasSchema, request.body);
+        const { partition } = createSimAlias(sim, input);
+        return {
+          status: 201,
+          body: {
+            AliasName: input.AliasName,
+            AliasArn: aliasArn(partition.arn, input.AliasName),
+            TargetKeyId: input.TargetKeyId,
+            Account: partition.account,
+            Region: partition.region,
+          },
+        };
       });
     case 'faults':
       if (id !== undefined) {
@@ -147,6 +200,8 @@ function patchConfig(sim: Simulator, patch: z.infer<typeof configPatchSchema>): 
     sim.config.quotaRps = patch.quotaRps;
     sim.quota.setRate(patch.quotaRps);
   }
+  // A lower limit removes nothing: stores over it stay, and creation is refused until below it.
+  if (patch.storeLimit !== undefined) sim.config.storeLimit = patch.storeLimit;
 }
 
 function patchStore(sim: Simulator, store: StoreRecord, body: string): void {
@@ -177,18 +232,22 @@ function patchStore(sim: Simulator, store: StoreRecord, body: string): void {
   sim.storeChanged(store);
 }
 
-function deleteStore(sim: Simulator, store: StoreRecord): void {
-  const keyIds = new Set(sim.state.keysInStore(store.id).map((key) => key.id));
-  for (const keyId of keyIds) sim.state.keys.delete(keyId);
-  for (const alias of [...sim.state.aliases.values()]) {
-    if (keyIds.has(alias.targetKeyId)) sim.state.aliases.delete(alias.name);
+function deleteStore(sim: Simulator, partition: Partition, store: StoreRecord): void {
+  const state = partition.state;
+  const keyIds = new Set(state.keysInStore(store.id).map((key) => key.id));
+  for (const keyId of keyIds) state.keys.delete(keyId);
+  for (const alias of [...state.aliases.values()]) {
+    if (keyIds.has(alias.targetKeyId)) state.aliases.delete(alias.name);
   }
-  sim.state.stores.delete(store.id);
+  state.stores.delete(store.id);
   sim.storeRemoved(store.id);
 }
 
-/** What `GET /_sim/stores/:id` shows: the true state, what Describe shows now, timings, pending. */
-export function storeDetails(sim: Simulator, store: StoreRecord): JsonObject {
+/**
+ * What `GET /_sim/stores/:id` shows: the store's partition, the true state, what Describe shows
+ * now, timings, pending.
+ */
+export function storeDetails(sim: Simulator, partition: Partition, store: StoreRecord): JsonObject {
   const now = sim.now();
   const timings = sim.timingsOf(store);
   const visible = visibleConnection(store, now, timings.consistencyLagMs);
@@ -207,7 +266,9 @@ export function storeDetails(sim: Simulator, store: StoreRecord): JsonObject {
         }
       : null,
     connectOutcome: store.connectOutcome ? { ...store.connectOutcome } : null,
-    keyCount: sim.state.keysInStore(store.id).length,
+    keyCount: partition.state.keysInStore(store.id).length,
+    Account: partition.account,
+    Region: partition.region,
   };
 }
 
@@ -219,58 +280,18 @@ function configView(sim: Simulator): JsonObject {
   return {
     account: sim.arn.account,
     region: sim.arn.region,
+    regions: [...sim.regions],
     profile: sim.config.profile,
     quotaRps: sim.config.quotaRps,
+    storeLimit: sim.config.storeLimit,
     overrides: { ...sim.config.overrides },
   };
-}
-
-function ok(body: unknown): ControlResponse {
-  return { status: 200, body };
-}
-
-function only(method: string, allowed: readonly string[], handler: () => ControlResponse): ControlResponse {
-  if (!allowed.includes(method)) {
-    throw new ControlError(405, 'MethodNotAllowed', `Use ${allowed.join(' or ')} here, not ${method}`);
-  }
-  return handler();
 }
 
 function notFound(path: string): ControlError {
   return new ControlError(404, 'NotFound', `No control API route ${path}`);
 }
 
-function invalid(field: string, message: string): ControlError {
-  return new ControlError(400, 'InvalidRequest', message, field);
-}
-
-function parse<S extends z.ZodType>(schema: S, body: string): z.output<S> {
-  let json: unknown = {};
-  if (body.trim() !== '') {
-    try {
-      json = JSON.parse(body);
-    } catch {
-      throw new ControlError(400, 'InvalidJson', 'The request body is not valid JSON');
-    }
-  }
-  if (!isJsonObject(json))
-    throw new ControlError(400, 'InvalidJson', 'The request body must be a JSON object');
-  return parseValue(schema, json);
-}
-
-function parseValue<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  throw issueError(result.error.issues);
-}
-
-function issueError(issues: readonly z.core.$ZodIssue[]): ControlError {
-  const issue = issues[0];
-  if (!issue) return invalid('', 'invalid request');
-  const field =
-    issue.code === 'unrecognized_keys'
-      ? [...issue.path.map(String), issue.keys[0] ?? ''].filter(Boolean).join('.')
-      : issue.path.map(String).join('.');
-  const message = issue.code === 'unrecognized_keys' ? 'is not a known field' : issue.message;
-  return invalid(field, `${field}: ${message}`);
+function notFoundResponse(path: string): ControlResponse {
+  throw notFound(path);
 }

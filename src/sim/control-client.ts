@@ -47,9 +47,20 @@ export interface SimStoreDetails extends SimStore {
   pendingTransition: { to: string; ConnectionErrorCode?: string; at: string; inMs: number } | null;
   connectOutcome: { failWith: string; times: number } | null;
   keyCount: number;
+  /** The partition the store lives in. */
+  Account: string;
+  Region: string;
 }
 
-export interface SimStoreInput {
+/** Where something is created; the simulator's default account and Region when absent. */
+export interface SimPartitionFields {
+  /** 12 digits. */
+  Account?: string;
+  /** One of the Regions the simulator serves (option `regions`). */
+  Region?: string;
+}
+
+export interface SimStoreInput extends SimPartitionFields {
   CustomKeyStoreType: SimStoreType;
   CustomKeyStoreName?: string;
   /** Default CONNECTED. */
@@ -81,7 +92,7 @@ export interface SimStorePatch {
 }
 
 export interface SimFaultInput {
-  /** A KMS operation name, `*` for every KMS operation, or the STS operation `GetCallerIdentity`. */
+  /** A KMS operation name, `*` for every KMS operation, or an STS operation (`GetCallerIdentity`, `AssumeRole`). */
   operation: string;
   /** Exception to answer with; omit for a latency-only fault. */
   errorType?: string;
@@ -101,16 +112,112 @@ export interface SimFault extends SimFaultInput {
   remaining?: number;
 }
 
+/** `POST /_sim/keys`: a key by fiat, in KMS itself or in a store of its partition, in any state. */
+export interface SimKeyInput extends SimPartitionFields {
+  /** A lower-case UUID; generated when absent. */
+  KeyId?: string;
+  /** The store, by id or by name, in the same partition; neither: an AWS_KMS key. */
+  CustomKeyStoreId?: string;
+  CustomKeyStoreName?: string;
+  Description?: string;
+  Enabled?: boolean;
+  XksKeyId?: string;
+}
+
+/** The key as DescribeKey's `KeyMetadata` shows it, plus its Region. */
+export interface SimKey {
+  KeyId: string;
+  Arn: string;
+  AWSAccountId: string;
+  Region: string;
+  KeyState: string;
+  Enabled: boolean;
+  Origin: string;
+  CustomKeyStoreId?: string;
+  Description: string;
+}
+
+export interface SimAliasInput extends SimPartitionFields {
+  AliasName: string;
+  TargetKeyId: string;
+}
+
+export interface SimAlias {
+  AliasName: string;
+  AliasArn: string;
+  TargetKeyId: string;
+  Account: string;
+  Region: string;
+}
+
+/** A long-term access key of the IAM user `simulated` of an account. */
+export interface SimAccessKey {
+  AccessKeyId: string;
+  Account: string;
+  Arn: string;
+}
+
+export interface SimRoleInput {
+  RoleName: string;
+  /** Default: the simulator's default account. */
+  Account?: string;
+  /** `/` (default) or `/a/b/`. */
+  Path?: string;
+  /** Accounts whose principals may assume it; default: the simulator's default account. */
+  TrustedAccounts?: string[];
+  /** When set, AssumeRole must give exactly this ExternalId. */
+  ExternalId?: string;
+  /** 3600 (default) to 43200 seconds. */
+  MaxSessionDuration?: number;
+}
+
+export interface SimRole {
+  Arn: string;
+  RoleId: string;
+  RoleName: string;
+  Path: string;
+  Account: string;
+  TrustedAccounts: string[];
+  ExternalId?: string;
+  MaxSessionDuration: number;
+  CreateDate: string;
+}
+
+/** A session AssumeRole issued (never its secret or token). */
+export interface SimSession {
+  AccessKeyId: string;
+  Account: string;
+  Arn: string;
+  AssumedRoleId: string;
+  RoleSessionName: string;
+  Expiration: string;
+  Expired: boolean;
+}
+
+export interface SimCallFilter {
+  operation?: string;
+  customKeyStoreId?: string;
+  account?: string;
+  region?: string;
+  /** The caller's principal ARN. */
+  principal?: string;
+}
+
 export interface SimConfig {
   account: string;
   region: string;
+  /** The Regions served, the default one first. */
+  regions: string[];
   profile: 'fast' | 'realistic';
   quotaRps: number;
+  /** Custom key stores per account and Region; 0 = unlimited. */
+  storeLimit: number;
   overrides: Partial<SimTimings>;
 }
 
 export interface SimConfigPatch {
   quotaRps?: number;
+  storeLimit?: number;
   profile?: 'fast' | 'realistic';
   connectDelayMs?: number | null;
   disconnectDelayMs?: number | null;
@@ -148,8 +255,12 @@ export class SimulatorControl {
     return this.request('POST', '/_sim/stores', input);
   }
 
-  async listStores(): Promise<SimStoreDetails[]> {
-    const { stores } = await this.request<{ stores: SimStoreDetails[] }>('GET', '/_sim/stores');
+  /** Every partition's stores (the default partition first), or those of one account and/or Region. */
+  async listStores(filter: { account?: string; region?: string } = {}): Promise<SimStoreDetails[]> {
+    const { stores } = await this.request<{ stores: SimStoreDetails[] }>(
+      'GET',
+      `/_sim/stores${queryOf(filter)}`,
+    );
     return stores;
   }
 
@@ -188,13 +299,50 @@ export class SimulatorControl {
     await this.request('DELETE', '/_sim/faults');
   }
 
-  async calls(filter: { operation?: string; customKeyStoreId?: string } = {}): Promise<SimCall[]> {
-    const query = new URLSearchParams();
-    if (filter.operation !== undefined) query.set('operation', filter.operation);
-    if (filter.customKeyStoreId !== undefined) query.set('customKeyStoreId', filter.customKeyStoreId);
-    const suffix = query.toString() ? `?${query.toString()}` : '';
-    const { calls } = await this.request<{ calls: SimCall[] }>('GET', `/_sim/calls${suffix}`);
+  async calls(filter: SimCallFilter = {}): Promise<SimCall[]> {
+    const { calls } = await this.request<{ calls: SimCall[] }>('GET', `/_sim/calls${queryOf(filter)}`);
     return calls;
+  }
+
+  /** A key by fiat (any store state), in a partition. */
+  createKey(input: SimKeyInput = {}): Promise<SimKey> {
+    return this.request('POST', '/_sim/keys', input);
+  }
+
+  createAlias(input: SimAliasInput): Promise<SimAlias> {
+    return this.request('POST', '/_sim/aliases', input);
+  }
+
+  /** Makes a long-term access key act in `Account` (unregistered keys act in the default account). */
+  registerAccessKey(input: { AccessKeyId: string; Account: string }): Promise<SimAccessKey> {
+    return this.request('POST', '/_sim/access-keys', input);
+  }
+
+  async accessKeys(): Promise<SimAccessKey[]> {
+    const { accessKeys } = await this.request<{ accessKeys: SimAccessKey[] }>('GET', '/_sim/access-keys');
+    return accessKeys;
+  }
+
+  /** A role that AssumeRole can assume. */
+  createRole(input: SimRoleInput): Promise<SimRole> {
+    return this.request('POST', '/_sim/roles', input);
+  }
+
+  async roles(): Promise<SimRole[]> {
+    const { roles } = await this.request<{ roles: SimRole[] }>('GET', '/_sim/roles');
+    return roles;
+  }
+
+  async sessions(): Promise<SimSession[]> {
+    const { sessions } = await this.request<{ sessions: SimSession[] }>('GET', '/_sim/sessions');
+    return sessions;
+  }
+
+  /** Moves a session's expiration (default: now, so that its credentials are expired at once). */
+  expireSession(accessKeyId: string, expiration: Date = new Date()): Promise<SimSession> {
+    return this.request('PATCH', `/_sim/sessions/${encodeURIComponent(accessKeyId)}`, {
+      Expiration: expiration.toISOString(),
+    });
   }
 
   async clearCalls(): Promise<void> {
@@ -232,6 +380,13 @@ export class SimulatorControl {
     // The simulator is the other end of this contract; its shapes are documented and tested.
     return json as T;
   }
+}
+
+function queryOf(filter: object): string {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(filter)) if (typeof value === 'string') query.set(name, value);
+  const text = query.toString();
+  return text ? `?${text}` : '';
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

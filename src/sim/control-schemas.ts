@@ -4,7 +4,8 @@
  * that seeds the wrong thing should fail loudly.
  */
 import { z } from 'zod';
-import { delaySchema, quotaRpsSchema } from './config';
+import { ACCOUNT_PATTERN, delaySchema, quotaRpsSchema, REGION_PATTERN, storeLimitSchema } from './config';
+import { DEFAULT_MAX_SESSION_SECONDS } from './iam';
 import { KEY_ID_PATTERN } from './keys';
 import {
   CONNECTION_ERROR_CODES,
@@ -21,7 +22,16 @@ export const connectOutcomeSchema = z.strictObject({
   times: z.int().min(1).max(1_000_000).optional(),
 });
 
+/** Where a store, key or alias goes; the default partition (the options' account and Region) when absent. */
+const partitionFields = {
+  Account: z.string().regex(ACCOUNT_PATTERN, 'must be a 12-digit AWS account id').optional(),
+  Region: z.string().regex(REGION_PATTERN, 'must be a Region like us-east-1').optional(),
+};
+
+export const accountSchema = z.string().regex(ACCOUNT_PATTERN, 'must be a 12-digit AWS account id');
+
 const storeFields = {
+  ...partitionFields,
   CustomKeyStoreType: z.enum(STORE_TYPES),
   CustomKeyStoreName: z.string().min(1).max(256).optional(),
   CustomKeyStoreId: z.string().regex(STORE_ID_PATTERN, 'must be cks- and 17 hex digits').optional(),
@@ -110,6 +120,7 @@ export const faultInputSchema = z
 
 export const configPatchSchema = z.strictObject({
   quotaRps: quotaRpsSchema.optional(),
+  storeLimit: storeLimitSchema.optional(),
   profile: z.enum(['fast', 'realistic']).optional(),
   connectDelayMs: delaySchema.nullable().optional(),
   disconnectDelayMs: delaySchema.nullable().optional(),
@@ -117,6 +128,7 @@ export const configPatchSchema = z.strictObject({
 });
 
 export const seedKeySchema = z.strictObject({
+  ...partitionFields,
   KeyId: z.string().regex(KEY_ID_PATTERN, 'must be a lower-case UUID').optional(),
   /** The store by id or by name (a store of this seed or of the state). Omit for an AWS_KMS key. */
   CustomKeyStoreId: z.string().optional(),
@@ -130,18 +142,21 @@ export const seedKeySchema = z.strictObject({
     .optional(),
 });
 
+export type SimKeyInput = z.infer<typeof seedKeySchema>;
+
+export const seedAliasSchema = z.strictObject({
+  ...partitionFields,
+  AliasName: z.string().regex(/^alias\/[a-zA-Z0-9:/_-]+$/, 'must be alias/<name>'),
+  /** A KeyId of this seed, or another key's id, in the same partition. */
+  TargetKeyId: z.string(),
+});
+
+export type SimAliasInput = z.infer<typeof seedAliasSchema>;
+
 export const seedSchema = z.strictObject({
   stores: z.array(simStoreInputSchema).optional(),
   keys: z.array(seedKeySchema).optional(),
-  aliases: z
-    .array(
-      z.strictObject({
-        AliasName: z.string().regex(/^alias\/[a-zA-Z0-9:/_-]+$/, 'must be alias/<name>'),
-        /** A KeyId of this seed, or another key's id. */
-        TargetKeyId: z.string(),
-      }),
-    )
-    .optional(),
+  aliases: z.array(seedAliasSchema).optional(),
 });
 
 export type Seed = z.infer<typeof seedSchema>;
@@ -149,6 +164,55 @@ export type Seed = z.infer<typeof seedSchema>;
 export const callsQuerySchema = z.strictObject({
   operation: z.string().min(1).optional(),
   customKeyStoreId: z.string().min(1).optional(),
+  account: z.string().min(1).optional(),
+  region: z.string().min(1).optional(),
+  principal: z.string().min(1).optional(),
+});
+
+/** `GET /_sim/stores?account=&region=`: either or both narrow the list; neither lists every partition. */
+export const storesQuerySchema = z.strictObject({
+  account: accountSchema.optional(),
+  region: z.string().regex(REGION_PATTERN, 'must be a Region like us-east-1').optional(),
+});
+
+/** `POST /_sim/access-keys`: a long-term access key of an account's IAM user `simulated`. */
+export const accessKeyInputSchema = z.strictObject({
+  AccessKeyId: z
+    .string()
+    .regex(/^[\w]{16,128}$/, 'must be 16 to 128 letters, digits or underscores, like AKIAIOSFODNN7EXAMPLE')
+    .refine(
+      (id) => !id.startsWith('ASIA'),
+      'must not start with ASIA: those are temporary keys, issued by AssumeRole',
+    ),
+  Account: accountSchema,
+});
+
+/** `POST /_sim/roles`: an IAM role, its trust (accounts, external id) and its session limit. */
+export const roleInputSchema = z.strictObject({
+  Account: accountSchema.optional(),
+  RoleName: z.string().regex(/^[\w+=,.@-]{1,64}$/, 'must be 1 to 64 characters of [A-Za-z0-9_+=,.@-]'),
+  /** `/` (the default) or `/segments/`, as IAM paths are. */
+  Path: z
+    .string()
+    .max(512)
+    .regex(/^\/(?:[\u0021-\u007E]+\/)?$/, 'must be / or start and end with /, like /service/')
+    .optional(),
+  /** Accounts whose principals may assume the role; default: the simulator's default account. */
+  TrustedAccounts: z.array(accountSchema).min(1).optional(),
+  /** When set, AssumeRole must give exactly this ExternalId. */
+  ExternalId: z
+    .string()
+    .regex(/^[\w+=,.@:/-]{2,1224}$/, 'must be 2 to 1224 characters of [A-Za-z0-9_+=,.@:/-]')
+    .optional(),
+  /** Seconds, 3600 (IAM's default) to 43200. */
+  MaxSessionDuration: z.int().min(DEFAULT_MAX_SESSION_SECONDS).max(43_200).optional(),
+});
+
+export type RoleInput = z.infer<typeof roleInputSchema>;
+
+/** `PATCH /_sim/sessions/:accessKeyId`: move a session's expiration, e.g. into the past. */
+export const sessionPatchSchema = z.strictObject({
+  Expiration: z.iso.datetime({ offset: true }),
 });
 
 interface ConnectionFields {

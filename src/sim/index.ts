@@ -1,16 +1,32 @@
 /**
  * The KMS simulator: a local KMS endpoint speaking the real AWS JSON 1.1 wire protocol, with
  * custom key stores, their connection state machine, eventual consistency, the request quota,
- * real symmetric crypto and injected faults, plus STS's GetCallerIdentity (AWS Query protocol)
- * and a control API under `/_sim/`.
+ * real symmetric crypto and injected faults, per account and Region, plus STS's GetCallerIdentity
+ * and AssumeRole (AWS Query protocol) and a control API under `/_sim/`.
  * See docs/simulator.md.
  */
 export { startKmsSimulator, type RunningSimulator } from './server';
-export { SimulatorOptionsError, PROFILES, type SimulatorOptions, type ProfileName } from './config';
+export {
+  KMS_STORE_LIMIT,
+  SimulatorOptionsError,
+  PROFILES,
+  type SimulatorOptions,
+  type ProfileName,
+} from './config';
 export {
   SimulatorControl,
   SimulatorControlError,
+  type SimAccessKey,
+  type SimAlias,
+  type SimAliasInput,
   type SimCall,
+  type SimCallFilter,
+  type SimKey,
+  type SimKeyInput,
+  type SimPartitionFields,
+  type SimRole,
+  type SimRoleInput,
+  type SimSession,
   type SimConfig,
   type SimConfigPatch,
   type SimFault,

@@ -15,12 +15,6 @@ export interface ArnContext {
   account: string;
 }
 
-export function partitionOf(region: string): string {
-  if (region.startsWith('cn-')) return 'aws-cn';
-  if (region.startsWith('us-gov-')) return 'aws-us-gov';
-  return 'aws';
-}
-
 export function keyArn(ctx: ArnContext, keyId: string): string {
   return `arn:${ctx.partition}:kms:${ctx.region}:${ctx.account}:key/${keyId}`;
 }

@@ -1,15 +1,22 @@
 /**
- * The state file: the simulator's account (stores, keys, aliases) as JSON, written after every
- * change by writing a temporary file next to it and renaming it over the old one, so a crash or a
- * kill never leaves a half-written file. Pending transitions are stored with their wall-clock due
- * time, so after a restart a store whose connect finished while the simulator was down is
- * `CONNECTED` (or `FAILED`) at once.
+ * The state file: every partition (account and Region: stores, keys, aliases) and IAM (registered
+ * access keys, roles, issued sessions) as JSON, written after every change by writing a temporary
+ * file next to it and renaming it over the old one, so a crash or a kill never leaves a
+ * half-written file. Pending transitions are stored with their wall-clock due time, so after a
+ * restart a store whose connect finished while the simulator was down is `CONNECTED` (or `FAILED`)
+ * at once. Sessions are kept so that credentials issued before a restart still work after it, as
+ * STS's do.
  *
- * The file holds the simulated keys' secrets (base64): they are the simulator's own test key
- * material, needed to decrypt old ciphertext after a restart, and protect nothing real.
+ * Version 2 is written; a version 1 file (one account and Region, from before partitions) is read
+ * into the default partition.
+ *
+ * The file holds the simulated keys' secrets and the sessions' secrets and tokens: they are the
+ * simulator's own test material, needed to decrypt old ciphertext and to keep sessions valid after
+ * a restart, and protect nothing real.
  */
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
+import type { Iam } from './iam';
 import {
   CONNECTION_ERROR_CODES,
   CONNECTION_STATES,
@@ -18,9 +25,10 @@ import {
   type KeyRecord,
   type StoreRecord,
 } from './model';
+import type { Partition } from './partition';
 import { SimState } from './state';
 
-export const STATE_FILE_VERSION = 1;
+export const STATE_FILE_VERSION = 2;
 
 const errorCodeSchema = z.enum(CONNECTION_ERROR_CODES);
 const timeSchema = z.number().finite();
@@ -84,21 +92,68 @@ const aliasSchema = z.object({
   updatedAt: timeSchema,
 });
 
-const stateFileSchema = z.object({
-  version: z.literal(STATE_FILE_VERSION),
-  savedAt: z.string(),
+const partitionContentSchema = {
   nextSeq: z.int().min(1),
   stores: z.array(storeSchema),
   keys: z.array(keySchema),
   aliases: z.array(aliasSchema),
+};
+
+const accountSchema = z.string().regex(/^[0-9]{12}$/);
+
+const partitionSchema = z.object({
+  account: accountSchema,
+  region: z.string().min(1),
+  ...partitionContentSchema,
 });
 
-type PersistedKey = z.infer<typeof keySchema>;
+const roleSchema = z.object({
+  account: accountSchema,
+  name: z.string().min(1),
+  path: z.string().min(1),
+  roleId: z.string().min(1),
+  trustedAccounts: z.array(accountSchema),
+  externalId: z.string().optional(),
+  maxSessionDuration: z.int().min(1),
+  createdAt: timeSchema,
+});
 
-export function serializeState(state: SimState, now: number): z.infer<typeof stateFileSchema> {
+const sessionSchema = z.object({
+  accessKeyId: z.string().min(1),
+  secretAccessKey: z.string(),
+  sessionToken: z.string().min(1),
+  account: accountSchema,
+  roleName: z.string().min(1),
+  roleSessionName: z.string().min(1),
+  assumedRoleId: z.string().min(1),
+  arn: z.string().min(1),
+  expiresAt: timeSchema,
+  issuedAt: timeSchema,
+});
+
+const stateFileSchema = z.object({
+  version: z.literal(STATE_FILE_VERSION),
+  savedAt: z.string(),
+  partitions: z.array(partitionSchema),
+  accessKeys: z.array(z.object({ accessKeyId: z.string().min(1), account: accountSchema })),
+  roles: z.array(roleSchema),
+  sessions: z.array(sessionSchema),
+});
+
+/** Before partitions: the default partition's content at the top level. */
+const stateFileV1Schema = z.object({ version: z.literal(1), savedAt: z.string(), ...partitionContentSchema });
+
+type PersistedKey = z.infer<typeof keySchema>;
+type PartitionContent = Omit<z.infer<typeof partitionSchema>, 'account' | 'region'>;
+
+/** What a state file restores. The version 1 file's partition has no account or Region. */
+export interface LoadedState {
+  partitions: { account?: string; region?: string; state: SimState }[];
+  restoreIam(iam: Iam): void;
+}
+
+function serializePartition(state: SimState): PartitionContent {
   return {
-    version: STATE_FILE_VERSION,
-    savedAt: new Date(now).toISOString(),
     nextSeq: state.nextSeq,
     stores: state.storesInOrder(),
     keys: state.keysInOrder().map((key): PersistedKey => ({ ...key, secret: key.secret.toString('base64') })),
@@ -106,34 +161,86 @@ export function serializeState(state: SimState, now: number): z.infer<typeof sta
   };
 }
 
-export function deserializeState(json: unknown, source: string): SimState {
-  const parsed = stateFileSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new Error(
-      `State file ${source} is not a keystore-maint simulator state file (version ${STATE_FILE_VERSION}): ` +
-        `${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim(),
-    );
-  }
+export function serializeState(
+  partitions: readonly Partition[],
+  iam: Iam,
+  now: number,
+): z.infer<typeof stateFileSchema> {
+  return {
+    version: STATE_FILE_VERSION,
+    savedAt: new Date(now).toISOString(),
+    // An empty partition is one a caller merely looked at; it holds nothing worth restoring.
+    partitions: partitions
+      .filter((p) => !p.state.isEmpty)
+      .map((p) => ({ account: p.account, region: p.region, ...serializePartition(p.state) })),
+    accessKeys: [...iam.accessKeys].map(([accessKeyId, account]) => ({ accessKeyId, account })),
+    roles: [...iam.roles.values()],
+    sessions: [...iam.sessions.values()],
+  };
+}
+
+function deserializePartition(content: PartitionContent): SimState {
   const state = new SimState();
-  state.nextSeq = parsed.data.nextSeq;
-  for (const store of parsed.data.stores) {
+  state.nextSeq = content.nextSeq;
+  for (const store of content.stores) {
     const record: StoreRecord = { ...store, history: store.history.map((entry) => ({ ...entry })) };
     state.stores.set(record.id, record);
   }
-  for (const key of parsed.data.keys) {
+  for (const key of content.keys) {
     const record: KeyRecord = { ...key, secret: Buffer.from(key.secret, 'base64') };
     state.keys.set(record.id, record);
   }
-  for (const alias of parsed.data.aliases) state.aliases.set(alias.name, { ...alias });
+  for (const alias of content.aliases) state.aliases.set(alias.name, { ...alias });
   // Never hand out a creation number twice, even if the file was edited by hand.
   const maxSeq = Math.max(0, ...[...state.stores.values(), ...state.keys.values()].map((r) => r.seq));
   state.nextSeq = Math.max(state.nextSeq, maxSeq + 1);
   return state;
 }
 
+export function deserializeState(json: unknown, source: string): LoadedState {
+  const version = isRecord(json) ? json['version'] : undefined;
+  if (version === 1) {
+    const v1 = stateFileV1Schema.safeParse(json);
+    if (!v1.success) throw notAStateFile(source, v1.error.issues);
+    return { partitions: [{ state: deserializePartition(v1.data) }], restoreIam: () => {} };
+  }
+  const parsed = stateFileSchema.safeParse(json);
+  if (!parsed.success) throw notAStateFile(source, parsed.error.issues);
+  const data = parsed.data;
+  const storeIds = new Set<string>();
+  const partitions = data.partitions.map((p) => {
+    const state = deserializePartition(p);
+    for (const id of state.stores.keys()) {
+      // Store ids are global: the control API finds a store by id alone.
+      if (storeIds.has(id)) throw new Error(`State file ${source}: store ${id} appears in two partitions`);
+      storeIds.add(id);
+    }
+    return { account: p.account, region: p.region, state };
+  });
+  return {
+    partitions,
+    restoreIam(iam) {
+      for (const { accessKeyId, account } of data.accessKeys) iam.accessKeys.set(accessKeyId, account);
+      for (const role of data.roles) iam.addRole({ ...role, trustedAccounts: [...role.trustedAccounts] });
+      for (const session of data.sessions) iam.sessions.set(session.accessKeyId, { ...session });
+    },
+  };
+}
+
+function notAStateFile(source: string, issues: readonly z.core.$ZodIssue[]): Error {
+  const issue = issues[0];
+  return new Error(
+    `State file ${source} is not a keystore-maint simulator state file (version 1 or ${STATE_FILE_VERSION}): ` +
+      `${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim(),
+  );
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** The saved state, or undefined when the file does not exist yet. Throws on a corrupt file. */
-export function loadStateFile(path: string): SimState | undefined {
+export function loadStateFile(path: string): LoadedState | undefined {
   if (!existsSync(path)) return undefined;
   let json: unknown;
   try {
@@ -150,10 +257,12 @@ export function loadStateFile(path: string): SimState | undefined {
 }
 
 /** Writes the state next to `path` and renames it into place (atomic on POSIX file systems). */
-export function saveStateFile(path: string, state: SimState, now: number): void {
+export function saveStateFile(path: string, partitions: readonly Partition[], iam: Iam, now: number): void {
   const temp = `${path}.${process.pid}.tmp`;
   try {
-    writeFileSync(temp, `${JSON.stringify(serializeState(state, now), null, 2)}\n`, { mode: 0o600 });
+    writeFileSync(temp, `${JSON.stringify(serializeState(partitions, iam, now), null, 2)}\n`, {
+      mode: 0o600,
+    });
     renameSync(temp, path);
   } catch (err) {
     rmSync(temp, { force: true });

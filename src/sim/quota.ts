@@ -1,9 +1,10 @@
 /**
  * KMS's request quota for custom key store operations: each of Create, Describe, Connect,
  * Disconnect, Update and Delete CustomKeyStore(s) may be called N times per second (5 by default)
- * per account and Region, shared by every caller. Modelled as one token bucket per operation whose
- * capacity and refill rate are both N: a burst of N passes, then N per second. Only requests that
- * reach the quota check take a token; a throttled request takes none.
+ * per account and Region, shared by every caller of that account in that Region. Modelled as one
+ * token bucket per (account, Region, operation) whose capacity and refill rate are both N: a burst
+ * of N passes, then N per second. Only requests that reach the quota check take a token; a
+ * throttled request takes none.
  */
 
 export class TokenBucket {
@@ -51,13 +52,17 @@ export class RequestQuota {
     this.buckets.clear();
   }
 
-  /** True when the request may proceed. */
-  admit(operation: string, now: number): boolean {
+  /**
+   * True when the request may proceed. `scope` names whose quota it is (the partition, e.g.
+   * `111122223333/us-east-1`); each scope has its own bucket per operation.
+   */
+  admit(operation: string, now: number, scope = ''): boolean {
     if (this.ratePerSecond <= 0) return true;
-    let bucket = this.buckets.get(operation);
+    const key = `${scope}|${operation}`;
+    let bucket = this.buckets.get(key);
     if (!bucket) {
       bucket = new TokenBucket(this.ratePerSecond, now);
-      this.buckets.set(operation, bucket);
+      this.buckets.set(key, bucket);
     }
     return bucket.tryTake(now);
   }

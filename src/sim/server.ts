@@ -1,6 +1,6 @@
 /**
- * The simulator's HTTP server: KMS's JSON 1.1 endpoint on `POST /`, STS's `GetCallerIdentity` (AWS
- * Query protocol, told apart by `isStsRequest`) and the control API under `/_sim/`, on one port.
+ * The simulator's HTTP server: KMS's JSON 1.1 endpoint on `POST /`, STS's `GetCallerIdentity` and
+ * `AssumeRole` (AWS Query protocol, told apart by `isStsRequest`) and the control API under `/_sim/`, on one port.
  * Every response carries an `x-amzn-RequestId`. A body over `MAX_BODY_BYTES` is read to its end
  * but not kept, and every API answers it with a 413. `stop()` clears the store
  * timers, ends injected-latency waits and closes the server including keep-alive sockets, so a
@@ -19,8 +19,12 @@ export interface RunningSimulator {
   /** e.g. `http://127.0.0.1:4566`: the KMS and STS endpoint, and the control API under `/_sim/`. */
   url: string;
   port: number;
-  /** The Region it serves: KMS requests signed for another Region are refused. */
+  /** The default Region (with `account`, the default partition). */
   region: string;
+  /** Every Region served, the default one first: KMS requests signed for another are refused. */
+  regions: readonly string[];
+  /** The default account: access keys not registered to another account act in it. */
+  account: string;
   stop(): Promise<void>;
 }
 
@@ -57,12 +61,17 @@ export async function startKmsSimulator(options: SimulatorOptions = {}): Promise
   const port = typeof address === 'object' && address ? address.port : resolved.port;
   const host = resolved.host.includes(':') ? `[${resolved.host}]` : resolved.host;
   const url = `http://${host}:${port}`;
-  sim.log(`KMS simulator listening on ${url} (account ${resolved.account}, region ${resolved.region})`);
+  sim.log(
+    `KMS simulator listening on ${url} (account ${resolved.account}, region ${resolved.region}` +
+      `${resolved.regions.length > 1 ? `; regions ${resolved.regions.join(', ')}` : ''})`,
+  );
   let stopping: Promise<void> | undefined;
   return {
     url,
     port,
     region: resolved.region,
+    regions: [...resolved.regions],
+    account: resolved.account,
     stop: () => (stopping ??= close(sim, server)),
   };
 }

@@ -1,35 +1,35 @@
 /**
- * The simulator's core, independent of HTTP: the account state, the runtime configuration, the
- * quota, the injected faults, the call log, the transition timers and the state file. Both the KMS
- * endpoint (`kms-api.ts`) and the control API (`control-api.ts`) act on it.
+ * The simulator's core, independent of HTTP: the partitions (one account in one Region each, with
+ * its stores, keys and aliases), IAM (access keys, roles, sessions), the runtime configuration,
+ * the quota, the injected faults, the call log, the transition timers and the state file. The KMS
+ * endpoint (`kms-api.ts`), the STS endpoint (`sts-api.ts`) and the control API (`control-api.ts`)
+ * act on it.
  *
  * Time is read in one place (`now()`); every read first brings stores up to date
  * (`advanceStores`), so answers never depend on whether a timer has fired yet.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { CallLog } from './call-log';
-import { effectiveTimings, type EffectiveTimings, type ResolvedOptions, type RuntimeConfig } from './config';
-import { seedSchema, type Seed, type SimStoreInput } from './control-schemas';
+import {
+  effectiveTimings,
+  partitionOf,
+  type EffectiveTimings,
+  type ResolvedOptions,
+  type RuntimeConfig,
+} from './config';
 import { newKeySecret } from './crypto';
 import { FaultInjector } from './faults';
-import { partitionOf, type ArnContext } from './keys';
+import { CallLog } from './call-log';
+import { Iam, type Caller } from './iam';
+import type { ArnContext } from './keys';
 import type { KeyOrigin, KeyRecord, StoreRecord } from './model';
+import { Partition, partitionKey, type PartitionId } from './partition';
 import { loadStateFile, saveStateFile } from './persistence';
 import { RequestQuota } from './quota';
-import { SimState } from './state';
-import { advanceStore, forceState, TransitionTimers } from './store-state';
-import {
-  assertClusterFree,
-  assertNameFree,
-  assertXksFree,
-  findStoreByName,
-  newClusterId,
-  newStoreId,
-  newXksAccessKeyId,
-  newXksSecret,
-  SIMULATED_TRUST_ANCHOR,
-} from './stores';
+import type { KeyInput, KmsScope } from './scope';
+import { applySeedFile } from './seeding';
+import type { SimState } from './state';
+import { advanceStore, TransitionTimers } from './store-state';
+import { newStoreId } from './stores';
 
 /** A control-API or seed problem the caller must fix; becomes a 4xx naming the field. */
 export class ControlError extends Error {
@@ -45,31 +45,124 @@ export class ControlError extends Error {
 }
 
 export class Simulator {
-  readonly arn: ArnContext;
+  /** The AWS partition (`aws`, `aws-cn`, `aws-us-gov`) of every served Region. */
+  readonly awsPartition: string;
+  readonly regions: readonly string[];
   readonly config: RuntimeConfig;
   readonly quota: RequestQuota;
   readonly faults = new FaultInjector();
   readonly calls = new CallLog();
-  state: SimState;
+  readonly iam: Iam;
+  /** By `partitionKey`; the default partition first, the others in the order they were first used. */
+  private partitions = new Map<string, Partition>();
   private readonly timers: TransitionTimers;
   private readonly pendingSleeps = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   private stopped = false;
 
   constructor(private readonly options: ResolvedOptions) {
-    this.arn = { partition: partitionOf(options.region), region: options.region, account: options.account };
+    this.awsPartition = partitionOf(options.region);
+    this.regions = options.regions;
     this.config = {
       profile: options.profile,
       overrides: { ...options.overrides },
       quotaRps: options.quotaRps,
+      storeLimit: options.storeLimit,
     };
     this.quota = new RequestQuota(options.quotaRps);
+    this.iam = new Iam(options.account, this.awsPartition);
     this.timers = new TransitionTimers((storeId) => this.onTransitionDue(storeId));
+    this.partition(options);
     const loaded = options.stateFile ? loadStateFile(options.stateFile) : undefined;
-    this.state = loaded ?? new SimState();
-    if (options.seedFile && this.state.stores.size === 0) this.seedFrom(options.seedFile);
+    if (loaded) {
+      for (const saved of loaded.partitions) {
+        const id = { account: saved.account ?? options.account, region: saved.region ?? options.region };
+        this.assertServed(id.region, `State file ${options.stateFile ?? ''}`);
+        this.partition(id).state = saved.state;
+      }
+      loaded.restoreIam(this.iam);
+    }
+    if (options.seedFile && this.storeCount() === 0) applySeedFile(this, options.seedFile);
     this.advanceStores();
     this.syncAllTimers();
     this.persist();
+  }
+
+  /** `(account, region)` of the options: where every caller that predates accounts acts. */
+  get defaultPartition(): Partition {
+    return this.partition(this.options);
+  }
+
+  /** The default partition's state (what the simulator was before it had partitions). */
+  get state(): SimState {
+    return this.defaultPartition.state;
+  }
+
+  /** The default partition's account and Region. */
+  get arn(): ArnContext {
+    return this.defaultPartition.arn;
+  }
+
+  serves(region: string): boolean {
+    return this.regions.includes(region);
+  }
+
+  /** The partition of an account and a served Region, created empty on first use. */
+  partition(id: PartitionId): Partition {
+    const key = partitionKey(id);
+    let partition = this.partitions.get(key);
+    if (!partition) {
+      partition = new Partition(id.account, id.region, this.awsPartition);
+      this.partitions.set(key, partition);
+    }
+    return partition;
+  }
+
+  /** Every partition that has been used, the default one first. */
+  allPartitions(): Partition[] {
+    return [...this.partitions.values()];
+  }
+
+  findStore(id: string): { partition: Partition; store: StoreRecord } | undefined {
+    for (const partition of this.partitions.values()) {
+      const store = partition.state.stores.get(id);
+      if (store) return { partition, store };
+    }
+    return undefined;
+  }
+
+  storeCount(): number {
+    let count = 0;
+    for (const partition of this.partitions.values()) count += partition.state.stores.size;
+    return count;
+  }
+
+  /** What KMS operations see of one partition. */
+  scope(partition: Partition, caller?: Caller): KmsScope {
+    return {
+      state: partition.state,
+      arn: partition.arn,
+      storeLimit: this.config.storeLimit,
+      caller,
+      now: () => this.now(),
+      persist: () => this.persist(),
+      storeChanged: (store) => this.storeChanged(store),
+      storeRemoved: (storeId) => this.storeRemoved(storeId),
+      timingsOf: (store) => this.timingsOf(store),
+      storeOfKey: (key) => storeOfKey(partition.state, key),
+      createKeyRecord: (input) => this.createKeyRecord(partition.state, input),
+      newStoreId: () => newStoreId({ has: (id) => this.findStore(id) !== undefined }),
+    };
+  }
+
+  assertServed(region: string, what: string, field = 'Region'): void {
+    if (!this.serves(region)) {
+      throw new ControlError(
+        400,
+        'InvalidRequest',
+        `${what}: Region ${region} is not served; this simulator serves ${this.regions.join(', ')} (option "regions", flag --regions)`,
+        field,
+      );
+    }
   }
 
   now(): number {
@@ -80,10 +173,6 @@ export class Simulator {
     this.options.log?.(line);
   }
 
-  storeOfKey(key: KeyRecord): StoreRecord | undefined {
-    return key.customKeyStoreId !== undefined ? this.state.stores.get(key.customKeyStoreId) : undefined;
-  }
-
   timingsOf(store: StoreRecord): EffectiveTimings {
     return effectiveTimings(this.config, store.type, store.timings);
   }
@@ -91,10 +180,14 @@ export class Simulator {
   /** Applies every transition that is due. Returns true when anything changed (and saves it). */
   advanceStores(now = this.now()): boolean {
     let changed = false;
-    for (const store of this.state.stores.values()) {
-      if (advanceStore(store, now)) {
-        changed = true;
-        this.log(`store ${store.id} is now ${store.state}${store.errorCode ? ` (${store.errorCode})` : ''}`);
+    for (const partition of this.partitions.values()) {
+      for (const store of partition.state.stores.values()) {
+        if (advanceStore(store, now)) {
+          changed = true;
+          this.log(
+            `store ${store.id} is now ${store.state}${store.errorCode ? ` (${store.errorCode})` : ''}`,
+          );
+        }
       }
     }
     if (changed) this.persist();
@@ -113,8 +206,9 @@ export class Simulator {
   }
 
   persist(): void {
-    if (this.options.stateFile && !this.stopped)
-      saveStateFile(this.options.stateFile, this.state, this.now());
+    if (this.options.stateFile && !this.stopped) {
+      saveStateFile(this.options.stateFile, this.allPartitions(), this.iam, this.now());
+    }
   }
 
   /** Sleeps for injected latency; cut short by `stop()` so no timer outlives the simulator. */
@@ -132,17 +226,23 @@ export class Simulator {
     });
   }
 
-  /** Back to the start: empty account (plus the seed, if any), no faults, no calls, start config. */
+  /**
+   * Back to the start: every partition empty (plus the seed, if any), no access keys, roles or
+   * sessions, no faults, no calls, the start configuration.
+   */
   reset(): void {
     this.timers.clear();
-    this.state = new SimState();
+    this.partitions = new Map();
+    this.partition(this.options);
+    this.iam.clear();
     this.faults.clear();
     this.calls.clear();
     this.config.profile = this.options.profile;
     this.config.overrides = { ...this.options.overrides };
     this.config.quotaRps = this.options.quotaRps;
+    this.config.storeLimit = this.options.storeLimit;
     this.quota.setRate(this.options.quotaRps);
-    if (this.options.seedFile) this.seedFrom(this.options.seedFile);
+    if (this.options.seedFile) applySeedFile(this, this.options.seedFile);
     this.advanceStores();
     this.syncAllTimers();
     this.persist();
@@ -158,80 +258,8 @@ export class Simulator {
     this.pendingSleeps.clear();
   }
 
-  /**
-   * A store made by fiat (control API, seed file): type-appropriate settings are generated unless
-   * given, uniqueness rules still hold, and it starts in the requested state (default CONNECTED).
-   */
-  createSimStore(input: SimStoreInput): StoreRecord {
-    const now = this.now();
-    const state = this.state;
-    const id = input.CustomKeyStoreId ?? newStoreId(state.stores);
-    if (state.stores.has(id))
-      throw new ControlError(409, 'Conflict', `Store ${id} already exists`, 'CustomKeyStoreId');
-    const name = input.CustomKeyStoreName ?? uniqueName(state, input.CustomKeyStoreType);
-    const store: StoreRecord = {
-      id,
-      seq: state.takeSeq(),
-      name,
-      type: input.CustomKeyStoreType,
-      createdAt: now,
-      state: 'DISCONNECTED',
-      history: [],
-      timings: {
-        connectDelayMs: input.connectDelayMs,
-        disconnectDelayMs: input.disconnectDelayMs,
-        consistencyLagMs: input.consistencyLagMs,
-      },
-      connectOutcome: input.connectOutcome
-        ? { failWith: input.connectOutcome.failWith, times: input.connectOutcome.times ?? 1 }
-        : undefined,
-    };
-    if (input.CustomKeyStoreType === 'AWS_CLOUDHSM') {
-      store.cloudHsm = {
-        clusterId: input.CloudHsmClusterId ?? newClusterId(),
-        trustAnchorCertificate: SIMULATED_TRUST_ANCHOR,
-        keyStorePassword: 'simulated-kmsuser-password',
-      };
-    } else {
-      const connectivity = input.XksProxyConnectivity ?? 'PUBLIC_ENDPOINT';
-      store.xks = {
-        connectivity,
-        uriEndpoint: input.XksProxyUriEndpoint ?? `https://xks-${id}.example.com`,
-        uriPath: input.XksProxyUriPath ?? '/kms/xks/v1',
-        vpcEndpointServiceName:
-          input.XksProxyVpcEndpointServiceName ??
-          (connectivity === 'VPC_ENDPOINT_SERVICE'
-            ? `com.amazonaws.vpce.${this.arn.region}.vpce-svc-${id.slice(4)}`
-            : undefined),
-        accessKeyId: newXksAccessKeyId(),
-        rawSecretAccessKey: newXksSecret(),
-      };
-    }
-    asControlConflict(() => {
-      assertNameFree(state, name);
-      if (store.cloudHsm) assertClusterFree(state, store.cloudHsm.clusterId);
-      if (store.xks) assertXksFree(state, store.xks);
-    });
-    forceState(
-      store,
-      now,
-      input.ConnectionState ?? 'CONNECTED',
-      input.ConnectionErrorCode,
-      this.timingsOf(store),
-    );
-    state.stores.set(id, store);
-    this.storeChanged(store);
-    return store;
-  }
-
   /** A key as CreateKey makes it; `store` decides its origin. */
-  createKeyRecord(input: {
-    keyId?: string | undefined;
-    description?: string | undefined;
-    enabled?: boolean | undefined;
-    store?: StoreRecord | undefined;
-    xksKeyId?: string | undefined;
-  }): KeyRecord {
+  createKeyRecord(state: SimState, input: KeyInput): KeyRecord {
     const origin: KeyOrigin = input.store
       ? input.store.type === 'AWS_CLOUDHSM'
         ? 'AWS_CLOUDHSM'
@@ -239,7 +267,7 @@ export class Simulator {
       : 'AWS_KMS';
     const key: KeyRecord = {
       id: input.keyId ?? randomUUID(),
-      seq: this.state.takeSeq(),
+      seq: state.takeSeq(),
       createdAt: this.now(),
       description: input.description ?? '',
       enabled: input.enabled ?? true,
@@ -249,62 +277,8 @@ export class Simulator {
         origin === 'EXTERNAL_KEY_STORE' ? (input.xksKeyId ?? `sim-xks-key-${randomUUID()}`) : undefined,
       secret: newKeySecret(),
     };
-    this.state.keys.set(key.id, key);
+    state.keys.set(key.id, key);
     return key;
-  }
-
-  private seedFrom(path: string): void {
-    try {
-      this.applySeed(readSeedFile(path));
-    } catch (err) {
-      if (err instanceof ControlError) throw new Error(`Seed file ${path}: ${err.message}`, { cause: err });
-      throw err;
-    }
-  }
-
-  private applySeed(seed: Seed): void {
-    seed.stores?.forEach((input, i) => withField(`stores[${i}]`, () => this.createSimStore(input)));
-    seed.keys?.forEach((input, i) =>
-      withField(`keys[${i}]`, () => {
-        if (input.KeyId && this.state.keys.has(input.KeyId)) {
-          throw new ControlError(409, 'Conflict', `Key ${input.KeyId} already exists`, 'KeyId');
-        }
-        const storeRef = input.CustomKeyStoreId ?? input.CustomKeyStoreName;
-        const store =
-          input.CustomKeyStoreId !== undefined
-            ? this.state.stores.get(input.CustomKeyStoreId)
-            : input.CustomKeyStoreName !== undefined
-              ? findStoreByName(this.state, input.CustomKeyStoreName)
-              : undefined;
-        if (storeRef !== undefined && !store) {
-          throw new ControlError(400, 'NotFound', `No custom key store ${storeRef}`, 'CustomKeyStoreId');
-        }
-        this.createKeyRecord({
-          keyId: input.KeyId,
-          description: input.Description,
-          enabled: input.Enabled,
-          store,
-          xksKeyId: input.XksKeyId,
-        });
-      }),
-    );
-    seed.aliases?.forEach((input, i) =>
-      withField(`aliases[${i}]`, () => {
-        if (!this.state.keys.has(input.TargetKeyId)) {
-          throw new ControlError(400, 'NotFound', `No key ${input.TargetKeyId}`, 'TargetKeyId');
-        }
-        if (this.state.aliases.has(input.AliasName)) {
-          throw new ControlError(409, 'Conflict', `Alias ${input.AliasName} already exists`, 'AliasName');
-        }
-        const now = this.now();
-        this.state.aliases.set(input.AliasName, {
-          name: input.AliasName,
-          targetKeyId: input.TargetKeyId,
-          createdAt: now,
-          updatedAt: now,
-        });
-      }),
-    );
   }
 
   private onTransitionDue(storeId: string): void {
@@ -317,79 +291,19 @@ export class Simulator {
         `store ${storeId}: saving the state failed: ${err instanceof Error ? err.message : String(err)}`,
       );
     }
-    const store = this.state.stores.get(storeId);
+    const found = this.findStore(storeId);
     // A transition rescheduled by a later call may not be due yet.
-    if (store) this.timers.sync(store, this.now());
+    if (found) this.timers.sync(found.store, this.now());
   }
 
   private syncAllTimers(): void {
     const now = this.now();
-    for (const store of this.state.stores.values()) this.timers.sync(store, now);
-  }
-}
-
-function uniqueName(state: SimState, type: StoreRecord['type']): string {
-  const prefix = type === 'AWS_CLOUDHSM' ? 'sim-cloudhsm-store' : 'sim-xks-store';
-  for (let n = state.stores.size + 1; ; n++) {
-    const name = `${prefix}-${n}`;
-    if (!findStoreByName(state, name)) return name;
-  }
-}
-
-/** KMS's uniqueness errors, reported the control API's way. */
-function asControlConflict(check: () => void): void {
-  try {
-    check();
-  } catch (err) {
-    if (err instanceof Error) {
-      const field =
-        err.name === 'CustomKeyStoreNameInUseException'
-          ? 'CustomKeyStoreName'
-          : err.name === 'CloudHsmClusterInUseException'
-            ? 'CloudHsmClusterId'
-            : err.name === 'XksProxyVpcEndpointServiceInUseException'
-              ? 'XksProxyVpcEndpointServiceName'
-              : 'XksProxyUriEndpoint';
-      throw new ControlError(409, 'Conflict', err.message, field);
+    for (const partition of this.partitions.values()) {
+      for (const store of partition.state.stores.values()) this.timers.sync(store, now);
     }
-    throw err;
   }
 }
 
-function withField<T>(prefix: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof ControlError) {
-      throw new ControlError(
-        err.status,
-        err.code,
-        `${prefix}: ${err.message}`,
-        `${prefix}.${err.field ?? ''}`,
-      );
-    }
-    throw err;
-  }
-}
-
-function readSeedFile(path: string): Seed {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new Error(
-      `Seed file ${path} cannot be read as JSON: ${err instanceof Error ? err.message : String(err)}`,
-      {
-        cause: err,
-      },
-    );
-  }
-  const parsed = seedSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new Error(
-      `Seed file ${path}: ${issue?.path.join('.') ?? ''} ${issue?.message ?? 'is invalid'}`.trim(),
-    );
-  }
-  return parsed.data;
+function storeOfKey(state: SimState, key: KeyRecord): StoreRecord | undefined {
+  return key.customKeyStoreId !== undefined ? state.stores.get(key.customKeyStoreId) : undefined;
 }

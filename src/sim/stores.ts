@@ -5,11 +5,12 @@
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import type { ConnectionSnapshot, StoreRecord, XksSettings } from './model';
+import type { ArnContext } from './keys';
 import { epochSeconds, KmsError, type JsonObject } from './protocol';
 import type { SimState } from './state';
 
-/** `cks-` and 17 hex digits, like KMS's. */
-export function newStoreId(taken: ReadonlyMap<string, unknown>): string {
+/** `cks-` and 17 hex digits, like KMS's; `taken` spans every partition (ids are global). */
+export function newStoreId(taken: { has(id: string): boolean }): string {
   for (;;) {
     const id = `cks-${randomBytes(9).toString('hex').slice(0, 17)}`;
     if (!taken.has(id)) return id;
@@ -71,6 +72,30 @@ export function storeEntry(
         }
       : undefined,
   };
+}
+
+/**
+ * Why one more store would break the limit of custom key stores per account and Region (KMS: 10,
+ * not adjustable), or undefined when it fits. `limit` 0 means unlimited.
+ */
+export function storeLimitProblem(state: SimState, limit: number, where: ArnContext): string | undefined {
+  if (limit <= 0 || state.stores.size < limit) return undefined;
+  return (
+    `Account ${where.account} already has ${state.stores.size} custom key stores in ${where.region}; ` +
+    `the limit is ${limit} custom key stores per account and Region.`
+  );
+}
+
+/** CreateCustomKeyStore's refusal at the limit: the `LimitExceededException` of the KMS model. */
+export function assertStoreLimit(state: SimState, limit: number, where: ArnContext): void {
+  const problem = storeLimitProblem(state, limit, where);
+  if (problem !== undefined) {
+    throw new KmsError(
+      'LimitExceededException',
+      `The request was rejected because a quota was exceeded. ${problem} ` +
+        'Delete a custom key store you no longer need, or use another Region.',
+    );
+  }
 }
 
 export function findStoreByName(state: SimState, name: string): StoreRecord | undefined {

@@ -1,12 +1,13 @@
 /**
- * The simulator's STS endpoint: `GetCallerIdentity` only, on the same port as KMS, so that a tool
- * can ask "whose credentials are these, in which account?" of the simulated account, as
- * `keystore-maint doctor` does. STS speaks the AWS Query protocol, not JSON 1.1:
+ * The simulator's STS endpoint, on the same port as KMS: `GetCallerIdentity` ("whose credentials
+ * are these, in which account?", as `keystore-maint doctor` asks) and `AssumeRole` (temporary
+ * credentials of a role, usually in another account; see assume-role.ts). STS speaks the AWS
+ * Query protocol, not JSON 1.1:
  *
  *   - the request is `POST /` with a form-encoded body (`Content-Type:
- *     application/x-www-form-urlencoded`), `Action=GetCallerIdentity&Version=2011-06-15`
- *     (parameters in the query string are read too, as STS accepts a GET);
- *   - the answer is XML in the STS namespace, the result inside `<GetCallerIdentityResult>`, the
+ *     application/x-www-form-urlencoded`), `Action=<operation>&Version=2011-06-15&…` (parameters
+ *     in the query string are read too, as STS accepts a GET);
+ *   - the answer is XML in the STS namespace, the result inside `<<Operation>Result>`, the
  *     request id in `<ResponseMetadata><RequestId>` and in the `x-amzn-RequestId` header;
  *   - an error is `<ErrorResponse><Error><Type>Sender|Receiver</Type><Code>…</Code><Message>…
  *     </Message></Error><RequestId>…</RequestId></ErrorResponse>`, and the SDK raises an exception
@@ -19,61 +20,37 @@
  *
  * Checks, in order: a body of at most `MAX_BODY_BYTES` (413 `RequestEntityTooLarge`); an
  * `Authorization` header (403 `MissingAuthenticationToken`) naming an access key in its
- * `Credential=` (400 `IncompleteSignature`; signatures are not verified); `Action` present (400
- * `MissingAction`) and `GetCallerIdentity` of version `2011-06-15` (400 `InvalidAction`); injected
- * faults whose `operation` is `GetCallerIdentity` (a `*` fault is for KMS operations only); then
- * the answer. The caller is the IAM user `simulated` of the simulator's account; its `UserId` is
- * derived from the access key, so the same key always gets the same id.
+ * `Credential=` (400 `IncompleteSignature`; signatures are not verified); the access key (iam.ts:
+ * a temporary key without its session token is 403 `InvalidClientTokenId`, an expired one 403
+ * `ExpiredToken`); `Action` present (400 `MissingAction`) and served, of version `2011-06-15` (400
+ * `InvalidAction`); injected faults whose `operation` names the action (a `*` fault is for KMS
+ * operations only); then the operation.
  */
-import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { assumeRole, parseAssumeRole } from './assume-role';
+import type { Caller } from './iam';
 import { MAX_BODY_BYTES } from './protocol';
+import { headerValue, queryOf, sessionTokenOf, signingScopeOf } from './sigv4';
 import type { Simulator } from './simulator';
+import { StsError } from './sts-error';
+
+export { SIMULATED_USER_NAME, userIdFor } from './iam';
+export { StsError, stsStatusFor } from './sts-error';
 
 export const STS_VERSION = '2011-06-15';
 export const STS_XML_NAMESPACE = `https://sts.amazonaws.com/doc/${STS_VERSION}/`;
 export const STS_CONTENT_TYPE = 'text/xml';
 /** The STS operations the simulator serves. */
-export const STS_OPERATIONS = ['GetCallerIdentity'] as const;
+export const STS_OPERATIONS = ['GetCallerIdentity', 'AssumeRole'] as const;
 export type StsOperation = (typeof STS_OPERATIONS)[number];
-/** The IAM user every access key is, in the simulator's account. */
-export const SIMULATED_USER_NAME = 'simulated';
+
+/** The call log keeps the operation's own parameters, not the protocol's. */
+const UNLOGGED_PARAMETERS = new Set(['Action', 'Version']);
+/** An external id works like a shared secret and an MFA code is one: neither is logged. */
+const REDACTED_PARAMETERS = new Set(['ExternalId', 'TokenCode']);
 
 export function isStsOperation(name: string): name is StsOperation {
   return (STS_OPERATIONS as readonly string[]).includes(name);
-}
-
-/**
- * HTTP status per STS error code. The authentication errors are 403s, as STS answers them;
- * everything not listed is a 400 (a `Sender` fault).
- */
-const STATUS_BY_CODE: Readonly<Record<string, number>> = {
-  AccessDenied: 403,
-  ExpiredToken: 403,
-  InvalidClientTokenId: 403,
-  MissingAuthenticationToken: 403,
-  OptInRequired: 403,
-  SignatureDoesNotMatch: 403,
-  RequestEntityTooLarge: 413,
-  InternalFailure: 500,
-  ServiceUnavailable: 503,
-};
-
-export function stsStatusFor(code: string): number {
-  return STATUS_BY_CODE[code] ?? 400;
-}
-
-/** An STS error answer. */
-export class StsError extends Error {
-  readonly status: number;
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = code;
-    this.status = stsStatusFor(code);
-  }
 }
 
 export interface StsRequest {
@@ -103,7 +80,7 @@ export function isStsRequest(headers: IncomingHttpHeaders, url: string): boolean
   const contentType = headerValue(headers, 'content-type')?.toLowerCase() ?? '';
   if (contentType.startsWith('application/x-www-form-urlencoded')) return true;
   if (queryOf(url).has('Action')) return true;
-  return credentialOf(headerValue(headers, 'authorization'))?.service === 'sts';
+  return signingScopeOf(headers, '').scope?.service === 'sts';
 }
 
 export async function handleStsRequest(
@@ -115,8 +92,12 @@ export async function handleStsRequest(
   const params = request.bodyTooLarge ? new URLSearchParams() : paramsOf(request);
   const action = params.get('Action') ?? '';
   const recorded: Record<string, string> = {};
-  for (const [name, value] of params) if (name !== 'Action' && name !== 'Version') recorded[name] = value;
+  for (const [name, value] of params) {
+    if (!UNLOGGED_PARAMETERS.has(name)) recorded[name] = REDACTED_PARAMETERS.has(name) ? '<redacted>' : value;
+  }
   let response: StsResponse;
+  let caller: Caller | undefined;
+  let region: string | undefined;
   try {
     if (request.bodyTooLarge) {
       throw new StsError(
@@ -124,18 +105,18 @@ export async function handleStsRequest(
         `Request Entity Too Large: the request body exceeds the limit of ${MAX_BODY_BYTES} bytes (1 MiB).`,
       );
     }
-    const authorization = headerValue(request.headers, 'authorization');
-    const presigned = queryOf(request.url).get('X-Amz-Credential') ?? undefined;
-    if (!authorization && !presigned) {
+    const { scope, authorization } = signingScopeOf(request.headers, request.url);
+    if (!authorization) {
       throw new StsError('MissingAuthenticationToken', 'Request is missing Authentication Token');
     }
-    const credential = authorization ? credentialOf(authorization) : credentialOf(`Credential=${presigned}`);
-    if (!credential) {
+    if (!scope) {
       throw new StsError(
         'IncompleteSignature',
         "Authorization header requires 'Credential' parameter naming an access key.",
       );
     }
+    region = scope.region || undefined;
+    caller = authenticate(sim, scope.accessKeyId, sessionTokenOf(request.headers, request.url));
     if (!action) throw new StsError('MissingAction', 'Missing Action');
     const version = params.get('Version');
     if (!isStsOperation(action) || version !== STS_VERSION) {
@@ -148,7 +129,10 @@ export async function handleStsRequest(
     const fault = sim.faults.decide(action, Math.random, { wildcard: false });
     await sim.sleep(fault.latencyMs);
     if (fault.error) throw new StsError(fault.error.type, fault.error.message);
-    const body = getCallerIdentity(sim, credential.accessKeyId, requestId);
+    const body =
+      action === 'AssumeRole'
+        ? assumeRoleXml(sim, caller, params, requestId)
+        : callerIdentityXml(caller, requestId);
     await sim.sleep(fault.latencyAfterMs);
     if (fault.errorAfter) throw new StsError(fault.errorAfter.type, fault.errorAfter.message);
     response = { status: 200, body };
@@ -161,6 +145,9 @@ export async function handleStsRequest(
     params: recorded,
     outcome: response.errorType ?? 'ok',
     requestId,
+    account: caller?.account,
+    region,
+    principal: caller?.arn,
   });
   sim.log(
     `STS ${action || '(none)'} -> ${response.errorType ?? 'ok'} ${response.status} ` +
@@ -169,43 +156,59 @@ export async function handleStsRequest(
   return response;
 }
 
-/** The caller of every access key: the IAM user `simulated` in the simulator's account. */
-export function callerIdentity(
-  sim: Simulator,
-  accessKeyId: string,
-): { Account: string; Arn: string; UserId: string } {
-  return {
-    Account: sim.arn.account,
-    Arn: `arn:${sim.arn.partition}:iam::${sim.arn.account}:user/${SIMULATED_USER_NAME}`,
-    UserId: userIdFor(accessKeyId),
-  };
+/** STS's answers to bad temporary credentials. */
+function authenticate(sim: Simulator, accessKeyId: string, sessionToken: string | undefined): Caller {
+  const result = sim.iam.authenticate(accessKeyId, sessionToken, sim.now());
+  if (result.ok) return result.caller;
+  if (result.reason === 'expired-token') {
+    throw new StsError('ExpiredToken', 'The security token included in the request is expired');
+  }
+  throw new StsError('InvalidClientTokenId', 'The security token included in the request is invalid.');
 }
 
-/**
- * An IAM user's unique id as IAM writes them (`AIDA` and 17 characters of A–Z, 2–7), derived from
- * the access key so that it is stable for a key and differs between keys.
- */
-export function userIdFor(accessKeyId: string): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  const digest = createHash('sha256').update(`keystore-maint sim user id\n${accessKeyId}`).digest();
-  let id = 'AIDA';
-  for (let i = 0; i < 17; i++) id += alphabet[(digest[i] ?? 0) % 32];
-  return id;
+function callerIdentityXml(caller: Caller, requestId: string): string {
+  return queryResponse(
+    'GetCallerIdentity',
+    [
+      `    <Arn>${xmlText(caller.arn)}</Arn>`,
+      `    <UserId>${xmlText(caller.userId)}</UserId>`,
+      `    <Account>${xmlText(caller.account)}</Account>`,
+    ],
+    requestId,
+  );
 }
 
-function getCallerIdentity(sim: Simulator, accessKeyId: string, requestId: string): string {
-  const identity = callerIdentity(sim, accessKeyId);
+function assumeRoleXml(sim: Simulator, caller: Caller, params: URLSearchParams, requestId: string): string {
+  const { session } = assumeRole(sim, caller, parseAssumeRole(params));
+  return queryResponse(
+    'AssumeRole',
+    [
+      '    <Credentials>',
+      `      <AccessKeyId>${xmlText(session.accessKeyId)}</AccessKeyId>`,
+      `      <SecretAccessKey>${xmlText(session.secretAccessKey)}</SecretAccessKey>`,
+      `      <SessionToken>${xmlText(session.sessionToken)}</SessionToken>`,
+      // STS writes expirations to the second, in UTC.
+      `      <Expiration>${new Date(session.expiresAt).toISOString().replace(/\.\d{3}Z$/, 'Z')}</Expiration>`,
+      '    </Credentials>',
+      '    <AssumedRoleUser>',
+      `      <AssumedRoleId>${xmlText(session.assumedRoleId)}</AssumedRoleId>`,
+      `      <Arn>${xmlText(session.arn)}</Arn>`,
+      '    </AssumedRoleUser>',
+    ],
+    requestId,
+  );
+}
+
+function queryResponse(operation: string, resultLines: readonly string[], requestId: string): string {
   return [
-    `<GetCallerIdentityResponse xmlns="${STS_XML_NAMESPACE}">`,
-    '  <GetCallerIdentityResult>',
-    `    <Arn>${xmlText(identity.Arn)}</Arn>`,
-    `    <UserId>${xmlText(identity.UserId)}</UserId>`,
-    `    <Account>${xmlText(identity.Account)}</Account>`,
-    '  </GetCallerIdentityResult>',
+    `<${operation}Response xmlns="${STS_XML_NAMESPACE}">`,
+    `  <${operation}Result>`,
+    ...resultLines,
+    `  </${operation}Result>`,
     '  <ResponseMetadata>',
     `    <RequestId>${xmlText(requestId)}</RequestId>`,
     '  </ResponseMetadata>',
-    '</GetCallerIdentityResponse>',
+    `</${operation}Response>`,
     '',
   ].join('\n');
 }
@@ -243,26 +246,6 @@ function paramsOf(request: StsRequest): URLSearchParams {
     for (const [name, value] of new URLSearchParams(request.body)) params.set(name, value);
   }
   return params;
-}
-
-function queryOf(url: string): URLSearchParams {
-  const at = url.indexOf('?');
-  return new URLSearchParams(at === -1 ? '' : url.slice(at + 1));
-}
-
-/** The access key and service of a SigV4 `Credential=<key>/<date>/<region>/<service>/aws4_request`. */
-function credentialOf(
-  authorization: string | undefined,
-): { accessKeyId: string; service: string } | undefined {
-  const match = /Credential=([^/,\s]+)\/[^/,\s]*\/[^/,\s]*\/([^/,\s]*)/.exec(authorization ?? '');
-  if (!match?.[1]) return undefined;
-  return { accessKeyId: match[1], service: match[2] ?? '' };
-}
-
-function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const value = headers[name];
-  const first = Array.isArray(value) ? value[0] : value;
-  return first && first.trim() !== '' ? first : undefined;
 }
 
 /** Text content of an XML element: the five predefined entities, and no control characters. */

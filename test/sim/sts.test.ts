@@ -124,7 +124,7 @@ describe('STS GetCallerIdentity', () => {
       'IncompleteSignature',
     ],
     [{}, 'Version=2011-06-15', 400, 'MissingAction'],
-    [{}, 'Action=AssumeRole&Version=2011-06-15', 400, 'InvalidAction'],
+    [{}, 'Action=GetSessionToken&Version=2011-06-15', 400, 'InvalidAction'],
     [{}, 'Action=GetCallerIdentity&Version=2010-01-01', 400, 'InvalidAction'],
   ])('refuses %j %s with %i %s, as an ErrorResponse', async (headers, body, status, code) => {
     const response = await rawSts(h.sim.url, { body, headers });
@@ -172,7 +172,7 @@ describe('STS GetCallerIdentity', () => {
     const response = await fetch(`${h.sim.url}/_sim/faults`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ operation: 'AssumeRole', errorType: 'AccessDenied' }),
+      body: JSON.stringify({ operation: 'GetSessionToken', errorType: 'AccessDenied' }),
     });
     expect(response.status).toBe(400);
     const body: unknown = await response.json();

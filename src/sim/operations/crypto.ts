@@ -11,7 +11,7 @@ import { open, parseBlob, seal } from '../crypto';
 import { assertUsableForCrypto, keyArn, resolveKey } from '../keys';
 import type { KeyRecord } from '../model';
 import { KmsError, toBase64 } from '../protocol';
-import type { Simulator } from '../simulator';
+import type { KmsScope } from '../scope';
 import { encryptionContextSchema, grantTokensSchema, keyIdSchema, modelBlob } from '../validation';
 import { defineOperation } from './define';
 
@@ -35,7 +35,7 @@ function assertNotDryRun(dryRun: boolean | undefined): void {
   }
 }
 
-function usableKey(sim: Simulator, keyId: string): KeyRecord {
+function usableKey(sim: KmsScope, keyId: string): KeyRecord {
   const key = resolveKey(sim.state, sim.arn, keyId);
   assertUsableForCrypto(sim.arn, key, sim.storeOfKey(key));
   return key;

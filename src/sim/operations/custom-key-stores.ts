@@ -19,9 +19,9 @@ import {
 import {
   assertClusterFree,
   assertNameFree,
+  assertStoreLimit,
   assertXksFree,
   findStoreByName,
-  newStoreId,
   requireStore,
   storeEntry,
 } from '../stores';
@@ -123,7 +123,7 @@ export const createCustomKeyStore = defineOperation(createSchema, (sim, input) =
   const now = sim.now();
   const state = sim.state;
   const store: StoreRecord = {
-    id: newStoreId(state.stores),
+    id: sim.newStoreId(),
     seq: 0,
     name: input.CustomKeyStoreName,
     type,
@@ -183,6 +183,8 @@ export const createCustomKeyStore = defineOperation(createSchema, (sim, input) =
     };
     checkConnectivity(store.xks);
   }
+  // The limit is checked once the request is valid, before the uniqueness rules.
+  assertStoreLimit(state, sim.storeLimit, sim.arn);
   assertNameFree(state, store.name);
   if (store.cloudHsm) assertClusterFree(state, store.cloudHsm.clusterId);
   if (store.xks) assertXksFree(state, store.xks);

@@ -5,14 +5,15 @@
  */
 import type { z } from 'zod';
 import type { JsonObject } from '../protocol';
-import type { Simulator } from '../simulator';
+import type { KmsScope } from '../scope';
 import { parseRequest } from '../validation';
 
-export type OperationHandler = (sim: Simulator, params: Record<string, unknown>) => JsonObject;
+export type OperationHandler = (sim: KmsScope, params: Record<string, unknown>) => JsonObject;
 
+/** `sim` is the caller's partition (scope.ts): an operation cannot see another account or Region. */
 export function defineOperation<S extends z.ZodType>(
   schema: S,
-  handle: (sim: Simulator, input: z.output<S>) => JsonObject,
+  handle: (sim: KmsScope, input: z.output<S>) => JsonObject,
 ): OperationHandler {
   return (sim, params) => handle(sim, parseRequest(schema, params));
 }

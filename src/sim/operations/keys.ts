@@ -10,7 +10,7 @@ import { keyArn, keyMetadata, keyState, resolveKey } from '../keys';
 import type { KeyRecord, StoreRecord } from '../model';
 import { paginate } from '../paging';
 import { KmsError } from '../protocol';
-import type { Simulator } from '../simulator';
+import type { KmsScope } from '../scope';
 import { acceptsInState } from '../store-state';
 import { requireStore } from '../stores';
 import { grantTokensSchema, keyIdSchema, limitSchema, markerSchema, modelString } from '../validation';
@@ -95,7 +95,7 @@ export const createKey = defineOperation(createKeySchema, (sim, input) => {
   return { KeyMetadata: keyMetadata(sim.arn, key, store) };
 });
 
-function xksKeyOwner(sim: Simulator, storeId: string, xksKeyId: string): KeyRecord | undefined {
+function xksKeyOwner(sim: KmsScope, storeId: string, xksKeyId: string): KeyRecord | undefined {
   return sim.state.keysInStore(storeId).find((key) => key.xksKeyId === xksKeyId);
 }
 
