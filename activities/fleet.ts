@@ -5,11 +5,11 @@
 import { DescribeCustomKeyStoresCommand } from '@aws-sdk/client-kms';
 import { ApplicationFailure } from '@temporalio/common';
 import { compileNamePattern, FLEET_FAILURE_TYPES, type FleetStoreRef } from '../src/domain/fleet';
+import { FLEET_ROLE_SESSION_NAME, type KmsTarget } from '../src/domain/location';
 import { kmsFailure } from '../src/kms/errors';
 import { budgetedKmsCall, type KmsCallDeps } from './kms-call';
 
-export interface ListKeyStoresInput {
-  readonly region: string;
+export interface ListKeyStoresInput extends KmsTarget {
   /** A glob on the whole CustomKeyStoreName (see compileNamePattern in src/domain/fleet.ts). */
   readonly namePattern: string;
 }
@@ -34,10 +34,13 @@ export function createFleetActivities(deps: KmsCallDeps) {
     let marker: string | undefined;
     do {
       try {
-        const page = await budgetedKmsCall(deps, input.region, (kms) =>
-          kms.send(
-            new DescribeCustomKeyStoresCommand({ Limit: PAGE_SIZE, ...(marker ? { Marker: marker } : {}) }),
-          ),
+        const page = await budgetedKmsCall(
+          deps,
+          { target: input, operation: 'DescribeCustomKeyStores', sessionName: FLEET_ROLE_SESSION_NAME },
+          (kms) =>
+            kms.send(
+              new DescribeCustomKeyStoresCommand({ Limit: PAGE_SIZE, ...(marker ? { Marker: marker } : {}) }),
+            ),
         );
         for (const entry of page.CustomKeyStores ?? []) {
           const name = entry.CustomKeyStoreName ?? '';

@@ -8,11 +8,11 @@ import { timingSafeEqual } from 'node:crypto';
 import { DecryptCommand, DescribeKeyCommand, GenerateDataKeyCommand } from '@aws-sdk/client-kms';
 import { ApplicationFailure } from '@temporalio/common';
 import { FAILURE_TYPES } from '../src/domain/errors';
+import { roleSessionNameFor, type KmsTarget } from '../src/domain/location';
 import type { KmsClientProvider } from '../src/kms/client';
 import { kmsFailure } from '../src/kms/errors';
 
-export interface CanaryInput {
-  readonly region: string;
+export interface CanaryInput extends KmsTarget {
   readonly customKeyStoreId: string;
   readonly keyId: string;
 }
@@ -28,7 +28,7 @@ export function createHealthActivities(deps: { readonly kms: KmsClientProvider }
   async function checkCanaryKey(
     input: CanaryInput,
   ): Promise<{ keyArn: string; requestId: string | undefined }> {
-    const kms = deps.kms(input.region);
+    const kms = deps.kms(input, roleSessionNameFor(input.customKeyStoreId));
     let out;
     try {
       out = await kms.send(new DescribeKeyCommand({ KeyId: input.keyId }));
@@ -52,7 +52,7 @@ export function createHealthActivities(deps: { readonly kms: KmsClientProvider }
   }
 
   async function canaryRoundTrip(input: CanaryInput): Promise<CanaryOutcome> {
-    const kms = deps.kms(input.region);
+    const kms = deps.kms(input, roleSessionNameFor(input.customKeyStoreId));
     let generated;
     try {
       generated = await kms.send(new GenerateDataKeyCommand({ KeyId: input.keyId, KeySpec: 'AES_256' }));

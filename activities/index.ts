@@ -3,6 +3,7 @@
  * type of the returned object (`proxyActivities<Activities>`), never the implementations.
  */
 import type { AuditSink } from '../src/audit/sink';
+import type { CallerAccountProvider } from '../src/kms/caller-account';
 import type { KmsClientProvider } from '../src/kms/client';
 import type { KmsCallGate } from '../src/kms/rate-limit';
 import type { WebhookControllers } from '../src/traffic/webhook-controllers';
@@ -10,6 +11,7 @@ import { createAuditActivities } from './audit';
 import { createFleetActivities } from './fleet';
 import { createHealthActivities } from './health';
 import { createKeyStoreActivities } from './keystore';
+import type { SharedDescribePoller } from './shared-poller';
 import { createTrafficActivities } from './traffic';
 
 export interface ActivityDeps {
@@ -19,6 +21,13 @@ export interface ActivityDeps {
    * budget. `createMaintenanceWorker` supplies it from the worker's budget.
    */
   readonly kmsGate?: KmsCallGate | undefined;
+  /**
+   * The worker's own account (STS GetCallerIdentity), checked for requests that name an account
+   * without an execution role; without it such requests are refused.
+   */
+  readonly callerAccount?: CallerAccountProvider | undefined;
+  /** The process's shared poller for waits; `createMaintenanceWorker` supplies it unless turned off. */
+  readonly poller?: SharedDescribePoller | undefined;
   readonly auditSink: AuditSink;
   /** Region used when a request names none (the worker's AWS_REGION). */
   readonly defaultRegion: string;

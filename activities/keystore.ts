@@ -28,10 +28,12 @@ import {
 } from '../src/domain/connection-state';
 import { FAILURE_TYPES } from '../src/domain/errors';
 import { classifyKmsError, kmsFailure } from '../src/kms/errors';
-import { budgetedKmsCall, type KmsCallDeps } from './kms-call';
+import { roleSessionNameFor, type KmsTarget } from '../src/domain/location';
+import type { SharedDescribePoller } from './shared-poller';
+import { budgetedKmsCall, budgetKey, type BudgetedOperation, type KmsCallDeps } from './kms-call';
 
-export interface StoreRef {
-  readonly region: string;
+/** A store and where to reach it: its Region, and for another account, the role to assume there. */
+export interface StoreRef extends KmsTarget {
   readonly customKeyStoreId: string;
 }
 
@@ -121,8 +123,13 @@ interface WaitProgress {
   readonly startedAt: number;
 }
 
-/** The KMS clients, and the worker's KMS budget gate (every custom-key-store call passes it). */
-export type KeyStoreActivityDeps = KmsCallDeps;
+/**
+ * The KMS clients, the worker's KMS budget gate (every custom-key-store call passes it), and the
+ * process's shared poller (when set, waits read through it: activities/shared-poller.ts).
+ */
+export interface KeyStoreActivityDeps extends KmsCallDeps {
+  readonly poller?: SharedDescribePoller | undefined;
+}
 
 function toSnapshot(
   ref: StoreRef,
@@ -154,6 +161,15 @@ function toSnapshot(
   };
 }
 
+/** A call on a store: its target, and the role session named after the store (docs/fleet.md). */
+function callOn(ref: StoreRef, operation: BudgetedOperation) {
+  return {
+    target: ref,
+    operation,
+    sessionName: roleSessionNameFor(ref.customKeyStoreId),
+  };
+}
+
 function sleep(ms: number): Promise<void> {
   // Context.sleep rejects when the activity is cancelled, so waits end promptly on cancellation.
   return Context.current().sleep(ms);
@@ -180,10 +196,12 @@ export function createKeyStoreActivities(deps: KeyStoreActivityDeps) {
     try {
       const out = await budgetedKmsCall(
         deps,
-        ref.region,
+        {
+          ...callOn(ref, 'DescribeCustomKeyStores'),
+          whileQueued: poll?.beat,
+          priority: poll ? 'poll' : 'call',
+        },
         (kms) => kms.send(new DescribeCustomKeyStoresCommand({ CustomKeyStoreId: ref.customKeyStoreId })),
-        poll?.beat,
-        poll ? 'poll' : 'call',
       );
       const entry = out.CustomKeyStores?.[0];
       if (!entry) {
@@ -199,6 +217,25 @@ export function createKeyStoreActivities(deps: KeyStoreActivityDeps) {
     }
   }
 
+  /**
+   * A read inside a wait: from the shared poller's next listing of the store's account-Region when
+   * the worker has one (a listing sent after this call), else the store's own Describe.
+   */
+  async function pollRead(
+    input: StoreRef & { readonly pollIntervalMs: number },
+    beat: () => void,
+  ): Promise<StoreSnapshot> {
+    if (!deps.poller) return read(input, { beat });
+    const shared = await deps.poller.read(input, input.customKeyStoreId, {
+      pollIntervalMs: input.pollIntervalMs,
+      signal: Context.current().cancellationSignal,
+      whileWaiting: beat,
+    });
+    // Not in the listing: only the store's own Describe may say it is gone.
+    if (!shared.entry) return read(input, { beat });
+    return toSnapshot(input, shared.entry, shared.requestId);
+  }
+
   /** Reads the store's connection state (DescribeCustomKeyStores). */
   async function describeKeyStore(ref: StoreRef): Promise<StoreSnapshot> {
     return read(ref);
@@ -211,7 +248,7 @@ export function createKeyStoreActivities(deps: KeyStoreActivityDeps) {
     stopIfCancelled('DisconnectCustomKeyStore');
     try {
       // Cancelled while queued for the KMS budget: nothing was sent. Once sent, it runs to its answer.
-      const out = await budgetedKmsCall(deps, ref.region, (kms) =>
+      const out = await budgetedKmsCall(deps, callOn(ref, 'DisconnectCustomKeyStore'), (kms) =>
         kms.send(new DisconnectCustomKeyStoreCommand({ CustomKeyStoreId: ref.customKeyStoreId })),
       );
       Context.current().heartbeat();
@@ -273,7 +310,7 @@ export function createKeyStoreActivities(deps: KeyStoreActivityDeps) {
     Context.current().heartbeat();
     stopIfCancelled('ConnectCustomKeyStore');
     try {
-      const out = await budgetedKmsCall(deps, ref.region, (kms) =>
+      const out = await budgetedKmsCall(deps, callOn(ref, 'ConnectCustomKeyStore'), (kms) =>
         kms.send(new ConnectCustomKeyStoreCommand({ CustomKeyStoreId: ref.customKeyStoreId })),
       );
       Context.current().heartbeat();
@@ -302,7 +339,7 @@ export function createKeyStoreActivities(deps: KeyStoreActivityDeps) {
   /** Polls until the store reaches a wanted state; the core of `waitForConnectionState`. */
   async function waitFor(input: WaitInput, report?: (outcome: WaitOutcome) => void): Promise<StoreSnapshot> {
     // Counted as a wait in the worker's KMS budget: the more waits, the wider each one's polls.
-    const endWait = deps.kmsGate?.beginWait(input.region);
+    const endWait = deps.kmsGate?.beginWait(budgetKey(input, 'DescribeCustomKeyStores'));
     try {
       return await pollUntil(input, report);
     } finally {
@@ -329,7 +366,7 @@ export function createKeyStoreActivities(deps: KeyStoreActivityDeps) {
     for (;;) {
       let snapshot: StoreSnapshot | undefined;
       try {
-        snapshot = await read(input, { beat });
+        snapshot = await pollRead(input, beat);
         lastState = snapshot.state;
       } catch (err) {
         // Throttling and transient errors while polling are expected under a shared quota:
@@ -406,12 +443,16 @@ export function createKeyStoreActivities(deps: KeyStoreActivityDeps) {
       // with ±20% jitter so concurrent runs do not poll the shared quota in lockstep.
       // Under the KMS budget the spacing widens with the number of waits in the process, so
       // that together they stay within their share instead of queueing at the gate.
-      const wait = Math.max(
-        failedReads > 0 ? input.pollIntervalMs : delay,
-        deps.kmsGate?.pollSpacingMs(input.region) ?? 0,
-      );
-      await pause(Math.round(wait * (0.8 + Math.random() * 0.4)), beat);
-      delay = Math.min(delay * 1.5, input.pollIntervalMs * 4);
+      // With a shared poller the listings' cadence paces the reads: one per interval for all the
+      // waits of the account-Region together, so no pause of its own is needed.
+      if (!deps.poller) {
+        const wait = Math.max(
+          failedReads > 0 ? input.pollIntervalMs : delay,
+          deps.kmsGate?.pollSpacingMs(budgetKey(input, 'DescribeCustomKeyStores')) ?? 0,
+        );
+        await pause(Math.round(wait * (0.8 + Math.random() * 0.4)), beat);
+        delay = Math.min(delay * 1.5, input.pollIntervalMs * 4);
+      }
     }
   }
 
@@ -440,12 +481,12 @@ export function createKeyStoreActivities(deps: KeyStoreActivityDeps) {
     let firstReadAt = resumed?.firstReadAt;
     let firstRequestId = resumed?.firstRequestId;
     const beat = () => ctx.heartbeat({ reads, firstReadAt, firstRequestId } satisfies ConfirmProgress);
-    const endWait = deps.kmsGate?.beginWait(input.region);
+    const endWait = deps.kmsGate?.beginWait(budgetKey(input, 'DescribeCustomKeyStores'));
     try {
       for (;;) {
         let snapshot: StoreSnapshot | undefined;
         try {
-          snapshot = await read(input, { beat });
+          snapshot = await pollRead(input, beat);
         } catch (err) {
           const retryable = err instanceof ApplicationFailure && !err.nonRetryable;
           if (!retryable) throw err;
@@ -481,7 +522,7 @@ export function createKeyStoreActivities(deps: KeyStoreActivityDeps) {
           firstReadAt === undefined ? input.pollIntervalMs : firstReadAt + input.settleMs - Date.now();
         const spacing = Math.max(
           Math.min(input.pollIntervalMs, Math.max(left, 100)),
-          deps.kmsGate?.pollSpacingMs(input.region) ?? 0,
+          deps.kmsGate?.pollSpacingMs(budgetKey(input, 'DescribeCustomKeyStores')) ?? 0,
         );
         await pause(spacing, beat);
       }

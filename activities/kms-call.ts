@@ -1,41 +1,100 @@
 /**
  * One custom-key-store API call within the worker's KMS budget (src/kms/rate-limit.ts): every
  * DescribeCustomKeyStores, ConnectCustomKeyStore and DisconnectCustomKeyStore an activity makes
- * goes through here. Without a gate (budget off) the call is made at once.
+ * goes through here, under the budget of its (account, Region, operation). Without a gate (budget
+ * off) the call is made at once.
  */
 import type { KMSClient } from '@aws-sdk/client-kms';
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { FAILURE_TYPES } from '../src/domain/errors';
+import { accountRegionKey, type KmsTarget } from '../src/domain/location';
+import type { CallerAccountProvider } from '../src/kms/caller-account';
 import type { KmsClientProvider } from '../src/kms/client';
 import type { KmsCallGate } from '../src/kms/rate-limit';
 
 export interface KmsCallDeps {
   readonly kms: KmsClientProvider;
+  /**
+   * The worker's own account, for requests that name an account without an execution role;
+   * undefined: such requests are refused (the account cannot be checked).
+   */
+  readonly callerAccount?: CallerAccountProvider | undefined;
   /** The worker process's gate; undefined when the budget is off. */
   readonly kmsGate?: KmsCallGate | undefined;
+}
+
+/** The custom-key-store operations the budget counts, each with its own KMS quota. */
+export type BudgetedOperation =
+  'DescribeCustomKeyStores' | 'ConnectCustomKeyStore' | 'DisconnectCustomKeyStore';
+
+/** The gate's key for an operation in a target's account and Region: `<account|self>/<region>/<op>`. */
+export function budgetKey(target: KmsTarget, operation: BudgetedOperation): string {
+  return `${accountRegionKey(target)}/${operation}`;
+}
+
+export interface BudgetedCall {
+  readonly target: KmsTarget;
+  readonly operation: BudgetedOperation;
+  /** The role session name, when the target's execution role is assumed (CloudTrail shows it). */
+  readonly sessionName?: string | undefined;
+  /**
+   * What to do every few seconds while waiting for a permit; by default a heartbeat without
+   * details. A waiting activity passes its own, to keep its resume details.
+   */
+  readonly whileQueued?: (() => void) | undefined;
+  /** `poll` for the polls of a waiting activity (served after one-off calls). */
+  readonly priority?: 'call' | 'poll';
 }
 
 /**
  * Waits for a permit (heartbeating meanwhile, so a long queue is not mistaken for a dead worker,
  * and giving up when the activity is cancelled), then makes the call.
- *
- * @param whileQueued what to do every few seconds while waiting; by default a heartbeat without
- *   details. A waiting activity passes its own, to keep its resume details.
- * @param priority `poll` for the polls of a waiting activity (served after one-off calls).
  */
-export function budgetedKmsCall<T>(
+export async function budgetedKmsCall<T>(
   deps: KmsCallDeps,
-  region: string,
+  request: BudgetedCall,
   call: (kms: KMSClient) => Promise<T>,
-  whileQueued?: () => void,
-  priority: 'call' | 'poll' = 'call',
 ): Promise<T> {
-  const kms = deps.kms(region);
+  await checkOwnAccount(deps, request.target);
+  const kms = deps.kms(request.target, request.sessionName);
   const gate = deps.kmsGate;
   if (!gate) return call(kms);
   const ctx = Context.current();
-  return gate.run(region, () => call(kms), {
+  return gate.run(budgetKey(request.target, request.operation), () => call(kms), {
     signal: ctx.cancellationSignal,
-    priority,
-    whileQueued: whileQueued ?? (() => ctx.heartbeat()),
+    priority: request.priority ?? 'call',
+    whileQueued: request.whileQueued ?? (() => ctx.heartbeat()),
   });
+}
+
+/**
+ * A target with an account but no execution role is reached with the worker's own credentials,
+ * which must then be in that account: otherwise the run would act on another account's store of
+ * the same id (store ids are random, but nothing should rest on that) under the wrong lock.
+ */
+export async function checkOwnAccount(deps: KmsCallDeps, target: KmsTarget): Promise<void> {
+  if (target.account === undefined || target.executionRole !== undefined) return;
+  if (!deps.callerAccount) {
+    throw ApplicationFailure.nonRetryable(
+      `the request names account ${target.account} without an execution role, and this worker cannot check which account its own credentials are in; add "executionRole", or drop "account" to use the worker's own account`,
+      FAILURE_TYPES.accountMismatch,
+    );
+  }
+  let own: string;
+  try {
+    own = await deps.callerAccount(target.region);
+  } catch (err) {
+    throw ApplicationFailure.retryable(
+      `could not ask STS which account the worker's credentials are in: ${err instanceof Error ? err.message : String(err)}`,
+      'CallerIdentityUnavailable',
+    );
+  }
+  if (own !== target.account) {
+    throw ApplicationFailure.nonRetryable(
+      `the request names account ${target.account} without an execution role, but the worker's own credentials are in account ${own}; add "executionRole" (a role in ${target.account} the worker may assume), or drop "account"`,
+      FAILURE_TYPES.accountMismatch,
+      { requested: target.account, worker: own },
+    );
+  }
 }

@@ -7,14 +7,14 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { DrainRecord } from '../src/domain/status';
 import type { DrainPlan, DrainSpec, WebhookBody } from '../src/domain/traffic';
+import { roleSessionNameFor, type KmsTarget } from '../src/domain/location';
 import type { KmsClientProvider } from '../src/kms/client';
 import type { WebhookControllers } from '../src/traffic/webhook-controllers';
 import { aliasesDrained, drainAliases, planAliasDrain, restoreAliases } from './traffic-alias';
 import { planWebhookDrain, sendWebhookAction, waitForWebhookState } from './traffic-webhook';
 
-export interface TrafficInput {
+export interface TrafficInput extends KmsTarget {
   readonly spec: DrainSpec;
-  readonly region: string;
   readonly customKeyStoreId: string;
   readonly workflowId: string;
   readonly runId: string;
@@ -56,7 +56,11 @@ export function createTrafficActivities(deps: TrafficDeps) {
       case 'none':
         return { provider: 'none' };
       case 'alias':
-        return planAliasDrain(deps.kms(input.region), spec, input.customKeyStoreId);
+        return planAliasDrain(
+          deps.kms(input, roleSessionNameFor(input.customKeyStoreId)),
+          spec,
+          input.customKeyStoreId,
+        );
       case 'webhook':
         return Promise.resolve(planWebhookDrain(spec, deps.webhookControllers));
     }
@@ -69,7 +73,7 @@ export function createTrafficActivities(deps: TrafficDeps) {
       return { provider: 'none', drainedAt: drainedAt(), changes: [] };
     }
     if (spec.provider === 'alias' && plan.provider === 'alias') {
-      const changes = await drainAliases(deps.kms(input.region), plan);
+      const changes = await drainAliases(deps.kms(input, roleSessionNameFor(input.customKeyStoreId)), plan);
       return { provider: 'alias', drainedAt: drainedAt(), changes };
     }
     if (spec.provider === 'webhook' && plan.provider === 'webhook') {
@@ -96,7 +100,9 @@ export function createTrafficActivities(deps: TrafficDeps) {
     const { spec, plan } = input;
     if (spec.provider === 'none' && plan.provider === 'none') return { drained: true };
     if (spec.provider === 'alias' && plan.provider === 'alias') {
-      return { drained: await aliasesDrained(deps.kms(input.region), plan) };
+      return {
+        drained: await aliasesDrained(deps.kms(input, roleSessionNameFor(input.customKeyStoreId)), plan),
+      };
     }
     if (spec.provider === 'webhook' && plan.provider === 'webhook') {
       const { polls } = await waitForWebhookState(
@@ -115,7 +121,7 @@ export function createTrafficActivities(deps: TrafficDeps) {
     const { spec, plan } = input;
     if (spec.provider === 'none' && plan.provider === 'none') return { restored: [], leftAlone: [] };
     if (spec.provider === 'alias' && plan.provider === 'alias')
-      return restoreAliases(deps.kms(input.region), plan);
+      return restoreAliases(deps.kms(input, roleSessionNameFor(input.customKeyStoreId)), plan);
     if (spec.provider === 'webhook' && plan.provider === 'webhook') {
       const restore = body(input, 'restore');
       const sent = await sendWebhookAction(plan, deps.webhookControllers, restore);

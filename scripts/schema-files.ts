@@ -187,6 +187,11 @@ const d = formatDuration;
 const REQUEST_MEMBERS: Readonly<Record<string, string>> = {
   customKeyStoreId: 'The store: "cks-" and 17 hex digits.',
   region: "The store's AWS Region; default: the Region in the workflow id, else the worker's (AWS_REGION).",
+  account:
+    "The account that owns the store; default: the worker's own. With it the workflow id is keystore-maint/<account>/<region>/<customKeyStoreId>; without executionRole the worker checks that its own credentials are in this account.",
+  executionRole:
+    'The IAM role (name, optionally with its path) the worker assumes in account for every KMS call of the run (docs/fleet.md, "Roles").',
+  externalId: "The ExternalId the execution role's trust policy requires, if any.",
   window:
     'How long the store stays disconnected ({"duration": "2h"}), or until when ({"until": "<timestamp>"}).',
   maxWindow: `The cap for extendWindow (default ${d(LIMITS.maxWindow.default)}).`,
@@ -211,9 +216,10 @@ const FLEET_MEMBERS: Readonly<Record<string, string>> = {
   stores: 'Store ids, run in this order.',
   namePattern:
     'A glob on CustomKeyStoreName (* any characters, ? one; the whole name, case-sensitive), resolved once when the fleet starts; the stores run in name order. Regular expressions ("/…/") are refused.',
-  region: "The Region of every store; default: the worker's.",
-  maxConcurrency: `Stores maintained at the same time (default ${FLEET_LIMITS.maxConcurrency.default}).`,
-  maxErrors: `How many runs may end other than COMPLETED before the fleet starts no more (default ${FLEET_LIMITS.maxErrors.default}: the first one stops it).`,
+  region: "The Region of every store; default: the worker's. Not with locations.",
+  locations: `Stores in many accounts and Regions (docs/fleet.md, "Locations"): each location names accounts, Regions, the execution role to assume in each account (and its ExternalId), which stores (ids for one account-Region, a namePattern, or all), and its own maxConcurrency and maxErrors. At most ${FLEET_LIMITS.targets.max} account-Regions in all.`,
+  maxConcurrency: `Stores maintained at the same time, over all locations (default ${FLEET_LIMITS.maxConcurrency.default}).`,
+  maxErrors: `How many runs may end other than COMPLETED (and, with locations, account-Regions fail to be listed) before the fleet starts no more (default ${FLEET_LIMITS.maxErrors.default}: the first one stops it).`,
   continueAsNewAfterStores: `Children per workflow run before the fleet continues as new (default ${FLEET_LIMITS.continueAsNewAfterStores.default}).`,
   requestedBy: "Who asks; each store's run records it.",
   reason: 'Why; each store\'s run records it, with " (fleet <workflow id>)" appended.',
@@ -283,7 +289,7 @@ function fleetRequest(): JsonObject {
   const template = objectAt(converted, ['properties', 'request']);
   describeMembers(template, REQUEST_MEMBERS);
   template.description =
-    'The maintenance request every store gets (see maintenance-request.schema.json), without customKeyStoreId, region, requestedBy and reason, which the fleet supplies.';
+    'The maintenance request every store gets (see maintenance-request.schema.json), without customKeyStoreId, region, account, executionRole, externalId, requestedBy and reason, which the fleet supplies.';
   const window = objectAt(template, ['properties', 'window']);
   window.description = 'Each store gets its own window when its turn comes: give a duration.';
   window.required = ['duration'];
@@ -305,10 +311,11 @@ function fleetRequest(): JsonObject {
   body.oneOf = exactlyOne([
     ['stores', 'array'],
     ['namePattern', 'string'],
+    ['locations', 'array'],
   ]);
   return document(
     'keyStoreFleetMaintenance request',
-    `The input of the Temporal workflow type ${WORKFLOW_TYPES.fleet} (task queue ${DEFAULT_TASK_QUEUE} by default, workflow id keystore-maint-fleet/<region>/<name>): one JSON object. Give exactly one of stores or namePattern. ${NULL_MEANS_ABSENT} Unknown members are refused. The workflow validates the request again, including the template completed as a store's request; a refused request fails with failure type ${FLEET_FAILURE_TYPES.invalidRequest}, details [{"problems": [...]}]. See docs/fleet.md and docs/contract.md.`,
+    `The input of the Temporal workflow type ${WORKFLOW_TYPES.fleet} (task queue ${DEFAULT_TASK_QUEUE} by default, workflow id keystore-maint-fleet/<region>/<name>, or keystore-maint-fleet/locations/<name>): one JSON object. Give exactly one of stores, namePattern or locations. ${NULL_MEANS_ABSENT} Unknown members are refused. The workflow validates the request again, including the template completed as a store's request; a refused request fails with failure type ${FLEET_FAILURE_TYPES.invalidRequest}, details [{"problems": [...]}]. See docs/fleet.md and docs/contract.md.`,
     body,
   );
 }

@@ -22,6 +22,7 @@ import { FAILURE_TYPES } from './domain/errors';
 import { maintenanceWorkflowId, SEARCH_ATTRIBUTES, WORKFLOW_TYPES, DEFAULT_TASK_QUEUE } from './domain/names';
 import { isEndState, type RunPhase, END_STATES, PHASES } from './domain/phases';
 import {
+  ACCOUNT_ID_PATTERN,
   CUSTOM_KEY_STORE_ID_PATTERN,
   validateMaintenanceRequest,
   type MaintenanceRequest,
@@ -86,6 +87,11 @@ export interface MaintenanceClientOptions extends TemporalSettingsOverrides {
   readonly taskQueue?: string;
   /** Region for requests without one and for store ids (default `AWS_REGION`). */
   readonly region?: string;
+  /**
+   * The account of the stores named by id, when it is not the worker's own: runs of requests with
+   * `"account"` have the account in their workflow id (docs/fleet.md, "Locations").
+   */
+  readonly account?: string;
 }
 
 export interface StartedRun {
@@ -110,10 +116,14 @@ export class MaintenanceClient {
     readonly temporal: Client,
     private readonly taskQueue: string,
     private readonly region: string | undefined,
+    private readonly account?: string,
   ) {}
 
-  /** The canonical workflow id for a store id (with the client's Region) or a workflow id as is. */
-  workflowIdFor(storeIdOrWorkflowId: string, region?: string): string {
+  /**
+   * The canonical workflow id for a store id (with the client's Region, and the store's account
+   * when it is not the worker's own) or a workflow id as is.
+   */
+  workflowIdFor(storeIdOrWorkflowId: string, region?: string, account?: string): string {
     if (!CUSTOM_KEY_STORE_ID_PATTERN.test(storeIdOrWorkflowId)) return storeIdOrWorkflowId;
     const r = region ?? this.region;
     if (!r) {
@@ -121,7 +131,13 @@ export class MaintenanceClient {
         `region: needed to find the run of ${storeIdOrWorkflowId}; set AWS_REGION or pass a region (--region)`,
       ]);
     }
-    return maintenanceWorkflowId(r, storeIdOrWorkflowId);
+    const a = account ?? this.account;
+    if (a !== undefined && !ACCOUNT_ID_PATTERN.test(a)) {
+      throw new InvalidMaintenanceRequestError([
+        `account: "${a}" is not a 12-digit AWS account id; give the account that owns ${storeIdOrWorkflowId} (--account 111122223333)`,
+      ]);
+    }
+    return maintenanceWorkflowId(r, storeIdOrWorkflowId, a);
   }
 
   /** Validates and starts a run under the store's canonical workflow id (one run per store). */
@@ -134,7 +150,11 @@ export class MaintenanceClient {
         'region: the request names no region and AWS_REGION is not set; add "region": "us-east-1" (for example)',
       ]);
     }
-    const workflowId = maintenanceWorkflowId(region, validation.request.customKeyStoreId);
+    const workflowId = maintenanceWorkflowId(
+      region,
+      validation.request.customKeyStoreId,
+      validation.request.location.account,
+    );
     try {
       const handle = await this.temporal.workflow.start<typeof keyStoreMaintenance>(
         WORKFLOW_TYPES.maintenance,
@@ -320,5 +340,5 @@ export async function createMaintenanceClient(
   const temporal = options.client ?? (await connectClient(temporalSettings(options)));
   const taskQueue = options.taskQueue ?? (env.KEYSTORE_MAINT_TASK_QUEUE?.trim() || DEFAULT_TASK_QUEUE);
   const region = options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-  return new MaintenanceClient(temporal, taskQueue, region);
+  return new MaintenanceClient(temporal, taskQueue, region, options.account);
 }

@@ -22,6 +22,7 @@ import {
   FLEET_FAILURE_TYPES,
   FLEET_OUTCOMES,
   fleetWorkflowId,
+  LOCATIONS_FLEET_SCOPE,
   validateFleetRequest,
   type FleetRequest,
   type FleetResult,
@@ -85,7 +86,8 @@ export class FleetClient {
 
   /**
    * Validates and starts a fleet. The workflow id defaults to
-   * `keystore-maint-fleet/<region>/<UTC time>-<random>`; give `workflowId` (or `name`) to choose it.
+   * `keystore-maint-fleet/<region>/<UTC time>-<random>` (`keystore-maint-fleet/locations/…` for a
+   * fleet over `locations`); give `workflowId` (or `name`) to choose it.
    */
   async start(
     request: FleetRequest,
@@ -93,8 +95,9 @@ export class FleetClient {
   ): Promise<StartedFleet> {
     const validation = validateFleetRequest(request, Date.now());
     if (!validation.ok) throw new InvalidFleetRequestError(validation.problems);
-    const region = validation.request.region ?? this.region;
-    if (!region) {
+    const locations = validation.request.selection.kind === 'locations';
+    const region = locations ? undefined : (validation.request.region ?? this.region);
+    if (!locations && !region) {
       throw new InvalidFleetRequestError([
         'region: the request names no region and AWS_REGION is not set; add "region": "us-east-1" (for example)',
       ]);
@@ -105,14 +108,17 @@ export class FleetClient {
       .replace(/\.\d+Z$/, 'Z');
     const workflowId =
       options.workflowId ??
-      fleetWorkflowId(region, options.name ?? `${stamp}-${randomBytes(3).toString('hex')}`);
+      fleetWorkflowId(
+        region ?? LOCATIONS_FLEET_SCOPE,
+        options.name ?? `${stamp}-${randomBytes(3).toString('hex')}`,
+      );
     try {
       const handle = await this.temporal.workflow.start<typeof keyStoreFleetMaintenance>(
         WORKFLOW_TYPES.fleet,
         {
           taskQueue: this.taskQueue,
           workflowId,
-          args: [{ ...request, region }],
+          args: [region !== undefined ? { ...request, region } : request],
           workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
           memo: { requestedBy: validation.request.requestedBy, reason: validation.request.reason },
         },

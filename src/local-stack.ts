@@ -9,6 +9,7 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import { JsonlAuditSink, type AuditKey } from './audit';
 import { createMaintenanceClient, type MaintenanceClient } from './client';
 import { DEFAULT_TASK_QUEUE } from './domain/names';
+import { callerAccountProvider } from './kms/caller-account';
 import { kmsClientProvider } from './kms/client';
 import { webhookControllersFromEnvironment, type WebhookControllers } from './traffic/webhook-controllers';
 import { SimulatorControl, startKmsSimulator, type RunningSimulator, type SimulatorOptions } from './sim';
@@ -68,7 +69,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       namespace: server.namespace,
       taskQueue,
       deps: {
-        kms: kmsClientProvider({ endpoint: sim.url, credentials: LOCAL_CREDENTIALS }),
+        kms: kmsClientProvider({ endpoint: sim.url, stsEndpoint: sim.url, credentials: LOCAL_CREDENTIALS }),
+        callerAccount: callerAccountProvider({ stsEndpoint: sim.url, credentials: LOCAL_CREDENTIALS }),
         auditSink,
         defaultRegion: LOCAL_REGION,
         webhookControllers: options.webhookControllers ?? webhookControllersFromEnvironment(),

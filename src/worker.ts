@@ -1,9 +1,10 @@
 /**
  * The keystore-maint worker: runs the maintenance workflows and their activities on a task queue
  * (`keystore-maintenance`, or `KEYSTORE_MAINT_TASK_QUEUE`), and — in the same process, started
- * and stopped with it — the short custom-key-store activities on `<taskQueue>-kms`, whose dispatch
- * rate the Temporal server limits for all workers together. Every custom-key-store call of the
- * process passes one `KmsCallGate` (the KMS budget, src/kms/rate-limit.ts).
+ * and stopped with it — the short custom-key-store activities on `<taskQueue>-kms`. Every
+ * custom-key-store call of the process passes one `KmsCallGate` (the KMS budget per account,
+ * Region and operation, src/kms/rate-limit.ts), and the waits of the process share one
+ * DescribeCustomKeyStores listing per account-Region and interval (activities/shared-poller.ts).
  *
  * Workflow code comes from a prebuilt bundle when one is given (production: bundled at build
  * time, so start-up does no bundling), otherwise it is bundled from `workflows/` at start.
@@ -12,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker, type NativeConnection, type WorkerOptions, type WorkerPlugin } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
+import { SharedDescribePoller } from '../activities/shared-poller';
 import { kmsTaskQueue } from './domain/kms-budget';
 import { DEFAULT_TASK_QUEUE } from './domain/names';
 import {
@@ -36,6 +38,11 @@ export interface MaintenanceWorkerOptions {
    * `KEYSTORE_MAINT_KMS_WORKERS`, default 1). `{ budgetRps: 0, workers: 1 }` turns it off.
    */
   readonly kmsBudget?: KmsBudget;
+  /**
+   * Waits read through one shared listing per account-Region (default true, or
+   * `KEYSTORE_MAINT_SHARED_POLLING=0` to turn it off): see activities/shared-poller.ts.
+   */
+  readonly sharedPolling?: boolean;
   /** Extra worker options (tuning, interceptors, sinks). */
   readonly tuning?: Partial<
     Pick<
@@ -62,6 +69,16 @@ export function workflowsPath(): string {
   throw new Error(`the workflow sources were not found under ${base}`);
 }
 
+/** `KEYSTORE_MAINT_SHARED_POLLING`: on unless `0`, `false` or `off`. */
+export function sharedPollingFromEnvironment(env: NodeJS.ProcessEnv = process.env): boolean {
+  const raw = env.KEYSTORE_MAINT_SHARED_POLLING?.trim().toLowerCase();
+  if (raw === undefined || raw === '' || raw === '1' || raw === 'true' || raw === 'on') return true;
+  if (raw === '0' || raw === 'false' || raw === 'off') return false;
+  throw new Error(
+    `KEYSTORE_MAINT_SHARED_POLLING="${env.KEYSTORE_MAINT_SHARED_POLLING ?? ''}" is not understood: use 1 (the default) or 0`,
+  );
+}
+
 /** The gate for a budget: this worker's share, or none when the budget is off. */
 export function kmsGateFor(budget: KmsBudget): KmsCallGate | undefined {
   validateKmsBudget(budget);
@@ -80,7 +97,11 @@ export async function createMaintenanceWorker(options: MaintenanceWorkerOptions)
   const budget = options.kmsBudget ?? kmsBudgetFromEnvironment();
   // A gate passed in the deps is shared with other workers of the process (e.g. a benchmark's).
   const kmsGate = options.deps.kmsGate ?? kmsGateFor(budget);
-  const activities = createActivities({ ...options.deps, kmsGate });
+  const sharedPolling = options.sharedPolling ?? sharedPollingFromEnvironment();
+  const poller =
+    options.deps.poller ??
+    (sharedPolling ? new SharedDescribePoller({ ...options.deps, kmsGate }) : undefined);
+  const activities = createActivities({ ...options.deps, kmsGate, poller });
   const queueRate = kmsQueueActivitiesPerSecond(budget);
   const kmsWorker = await Worker.create({
     connection: options.connection,

@@ -23,6 +23,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   ChildWorkflowCancellationType,
+  ActivityFailure,
   ChildWorkflowFailure,
   ParentClosePolicy,
   TerminatedFailure,
@@ -40,8 +41,13 @@ import { FAILURE_TYPES } from '../src/domain/errors';
 import {
   countStores,
   FLEET_FAILURE_TYPES,
+  statusSelection,
   storeRequest,
+  targetRoleArn,
   validateFleetRequest,
+  type FleetLocationProgress,
+  type FleetTarget,
+  type FleetTargetProgress,
   type FleetOutcome,
   type FleetPhase,
   type FleetRequest,
@@ -64,10 +70,13 @@ import { actorField, argumentObject, reasonField, rejectUpdate } from './update-
 /** What a fleet run hands to the next after continue-as-new. */
 export interface FleetContinuation {
   readonly fleetStartedAt: string;
-  readonly region: string;
+  /** Absent for `locations` fleets, whose stores carry their own Regions. */
+  readonly region?: string;
   /** Continue-as-new count so far (the new run is one more). */
   readonly continuedAsNew: number;
   readonly stores: readonly FleetStoreProgress[];
+  /** `locations` fleets: each account-Region and how its listing went. */
+  readonly targets?: readonly FleetTargetProgress[];
 }
 
 function iso(ms: number): string {
@@ -106,6 +115,8 @@ class FleetRun {
   private phase: FleetPhase = 'RESOLVING';
   private outcome: FleetOutcome | undefined;
   private stores: FleetStoreProgress[] = [];
+  /** `locations` fleets only: each account-Region of each location. */
+  private targets: FleetTargetProgress[] = [];
   private message = 'starting';
   private abortInfo: { by: string; reason: string; at: string } | undefined;
   private readonly startedAt: string;
@@ -125,6 +136,7 @@ class FleetRun {
     if (continued) {
       this.region = continued.region;
       this.stores = continued.stores.map((store) => ({ ...store }));
+      this.targets = (continued.targets ?? []).map((target) => ({ ...target }));
     }
     this.registerHandlers();
   }
@@ -173,7 +185,9 @@ class FleetRun {
       phase: this.phase,
       outcome: this.outcome,
       region: this.region,
-      selection: this.request?.selection,
+      selection: this.request
+        ? statusSelection(this.request.selection, this.request.locationLimits.length)
+        : undefined,
       maxConcurrency: this.request?.maxConcurrency ?? 0,
       maxErrors: this.request?.maxErrors ?? 0,
       requestedBy: this.request?.requestedBy,
@@ -184,7 +198,63 @@ class FleetRun {
       ...(this.abortInfo ? { abort: { ...this.abortInfo } } : {}),
       message: this.message,
       stores: this.stores.map((store) => ({ ...store })),
+      ...(this.request?.selection.kind === 'locations'
+        ? { targets: this.targets.map((t) => ({ ...t })), locations: this.locationProgress() }
+        : {}),
     };
+  }
+
+  private locationProgress(): FleetLocationProgress[] {
+    const selection = this.request?.selection;
+    if (selection?.kind !== 'locations') return [];
+    return this.req.locationLimits.map((limits, location) => {
+      const mine = selection.targets.filter((t) => t.location === location);
+      return {
+        location,
+        accounts: [...new Set(mine.map((t) => t.account ?? ''))],
+        regions: [...new Set(mine.map((t) => t.region))],
+        maxConcurrency: limits.maxConcurrency,
+        maxErrors: limits.maxErrors,
+        failedTargets: this.targets.filter((t) => t.location === location && t.state === 'FAILED').length,
+        stopped: this.locationStopped(location),
+        counts: countStores(this.stores.filter((store) => store.location === location)),
+      };
+    });
+  }
+
+  /** A location's errors: its runs that did not complete, and its account-Regions not listed. */
+  private locationErrors(location: number): number {
+    return (
+      countStores(this.stores.filter((store) => store.location === location)).errors +
+      this.targets.filter((t) => t.location === location && t.state === 'FAILED').length
+    );
+  }
+
+  /** More than the location's own maxErrors: none of its stores is started any more. */
+  private locationStopped(location: number | undefined): boolean {
+    if (location === undefined) return false;
+    const maxErrors = this.request?.locationLimits[location]?.maxErrors;
+    return maxErrors !== undefined && this.locationErrors(location) > maxErrors;
+  }
+
+  private locationRunning(location: number): number {
+    return this.stores.filter((store) => store.location === location && store.state === 'RUNNING').length;
+  }
+
+  /** The next store that may start now: pending, its location not stopped nor at its concurrency. */
+  private launchable(): FleetStoreProgress | undefined {
+    return this.stores.find((store) => {
+      if (store.state !== 'PENDING') return false;
+      if (store.location === undefined) return true;
+      if (this.locationStopped(store.location)) return false;
+      const max = this.request?.locationLimits[store.location]?.maxConcurrency;
+      return max === undefined || this.locationRunning(store.location) < max;
+    });
+  }
+
+  /** A store still to start whose location has not stopped (it may be waiting for a free slot). */
+  private startable(): FleetStoreProgress | undefined {
+    return this.stores.find((store) => store.state === 'PENDING' && !this.locationStopped(store.location));
   }
 
   async execute(continued: boolean): Promise<FleetResult> {
@@ -204,8 +274,12 @@ class FleetRun {
       });
     }
     this.request = validation.request;
-    this.region ??= validation.request.region ?? (await setupActivities.defaultRegion());
-    if (!continued) await this.resolveStores();
+    if (validation.request.selection.kind === 'locations') {
+      if (!continued) await this.resolveTargets(validation.request.selection.targets);
+    } else {
+      this.region ??= validation.request.region ?? (await setupActivities.defaultRegion());
+      if (!continued) await this.resolveStores();
+    }
 
     let stop: Stop;
     try {
@@ -228,14 +302,15 @@ class FleetRun {
       }
       throw err;
     }
-    if (stop === 'continue' && !this.abortInfo && this.errors() <= this.req.maxErrors && this.pending()) {
+    if (stop === 'continue' && !this.abortInfo && this.errors() <= this.req.maxErrors && this.startable()) {
       // Updates must not be cut off by continue-as-new.
       await condition(allHandlersFinished);
       return continueAsNew<typeof keyStoreFleetMaintenance>(this.input, {
         fleetStartedAt: this.startedAt,
-        region: this.region,
+        ...(this.region !== undefined ? { region: this.region } : {}),
         continuedAsNew: this.continuedAsNew,
         stores: this.stores,
+        ...(this.targets.length ? { targets: this.targets } : {}),
       });
     }
     return this.conclude();
@@ -245,6 +320,7 @@ class FleetRun {
   private async resolveStores(): Promise<void> {
     const selection = this.req.selection;
     const region = this.region ?? '';
+    if (selection.kind === 'locations') return;
     if (selection.kind === 'stores') {
       this.stores = selection.storeIds.map((id) => this.pendingStore(id, undefined, region));
     } else {
@@ -263,6 +339,79 @@ class FleetRun {
     }
   }
 
+  /**
+   * Lists the stores of every account-Region of every location, all at once. An account-Region
+   * that cannot be listed (its role cannot be assumed, its account denies the call) fails alone:
+   * it is one error against its location's and the fleet's maxErrors, and the others go on.
+   */
+  private async resolveTargets(targets: readonly FleetTarget[]): Promise<void> {
+    this.targets = targets.map((t) => {
+      const roleArn = targetRoleArn(t);
+      return {
+        location: t.location,
+        account: t.account,
+        region: t.region,
+        ...(roleArn !== undefined ? { roleArn } : {}),
+        state: t.select.kind === 'stores' ? 'READY' : 'LISTING',
+        stores: t.select.kind === 'stores' ? t.select.storeIds.length : 0,
+      };
+    });
+    this.message = `listing the stores of ${targets.length} account-Region(s)`;
+    const found = await Promise.all(
+      targets.map(async (target, i) => {
+        const progress = this.targets[i];
+        if (target.select.kind === 'stores' || !progress) {
+          return target.select.kind === 'stores'
+            ? target.select.storeIds.map((id) => ({ customKeyStoreId: id, name: undefined }))
+            : [];
+        }
+        try {
+          const listed = await fleetActivities().listKeyStores({
+            region: target.region,
+            ...(target.account !== undefined ? { account: target.account } : {}),
+            ...(target.executionRole !== undefined ? { executionRole: target.executionRole } : {}),
+            ...(target.externalId !== undefined ? { externalId: target.externalId } : {}),
+            namePattern: target.select.namePattern,
+          });
+          progress.state = 'READY';
+          progress.stores = listed.length;
+          return listed;
+        } catch (err) {
+          if (isCancellation(err)) throw err;
+          progress.state = 'FAILED';
+          progress.message = `its stores could not be listed: ${rootMessage(err)}`;
+          const type =
+            err instanceof ActivityFailure && err.cause instanceof ApplicationFailure
+              ? err.cause.type
+              : undefined;
+          if (type) progress.errorType = type;
+          return [];
+        }
+      }),
+    );
+    this.stores = targets.flatMap((target, i) =>
+      (found[i] ?? []).map((store) => ({
+        customKeyStoreId: store.customKeyStoreId,
+        ...(store.name !== undefined ? { name: store.name } : {}),
+        ...(target.account !== undefined ? { account: target.account } : {}),
+        region: target.region,
+        location: target.location,
+        workflowId: maintenanceWorkflowId(target.region, store.customKeyStoreId, target.account),
+        state: 'PENDING' as const,
+      })),
+    );
+    const failed = this.targets.filter((t) => t.state === 'FAILED').length;
+    if (!this.stores.length && !failed) {
+      this.phase = 'FAILED';
+      this.message = `no location has a custom key store that its selection matches; nothing was started`;
+      throw ApplicationFailure.create({
+        type: FLEET_FAILURE_TYPES.noStores,
+        message: this.message,
+        nonRetryable: true,
+      });
+    }
+  }
+
   private pendingStore(
     customKeyStoreId: string,
     name: string | undefined,
@@ -276,8 +425,9 @@ class FleetRun {
     };
   }
 
+  /** Runs that did not complete, and (`locations` fleets) account-Regions that could not be listed. */
   private errors(): number {
-    return countStores(this.stores).errors;
+    return countStores(this.stores).errors + this.targets.filter((t) => t.state === 'FAILED').length;
   }
 
   private pending(): FleetStoreProgress | undefined {
@@ -287,7 +437,7 @@ class FleetRun {
   private stopReason(): Stop | undefined {
     if (this.abortInfo) return 'abort';
     if (this.errors() > this.req.maxErrors) return 'maxErrors';
-    if (!this.pending()) return 'done';
+    if (!this.startable()) return 'done';
     if (this.startedThisRun >= this.req.continueAsNewAfterStores || workflowInfo().continueAsNewSuggested) {
       return 'continue';
     }
@@ -300,10 +450,17 @@ class FleetRun {
     this.report();
     let stop: Stop | undefined;
     for (;;) {
-      await condition(() => this.abortInfo !== undefined || this.running < this.req.maxConcurrency);
+      // A store may wait for its location's own concurrency; without locations this is just
+      // "a slot is free", as it always was.
+      await condition(
+        () =>
+          this.abortInfo !== undefined ||
+          (this.running < this.req.maxConcurrency &&
+            (this.launchable() !== undefined || this.startable() === undefined)),
+      );
       stop = this.stopReason();
       if (stop) break;
-      const next = this.pending();
+      const next = this.launchable();
       if (next) this.launch(next);
     }
     if (stop === 'maxErrors') this.phase = 'STOPPING';
@@ -331,12 +488,19 @@ class FleetRun {
 
   /** One store's run, start to end; never throws (every ending is recorded on the store). */
   private async runChild(store: FleetStoreProgress): Promise<void> {
-    const region = this.region ?? '';
+    const region = store.region ?? this.region ?? '';
+    const target = store.location !== undefined ? this.targetOf(store) : undefined;
     let handle;
     try {
       handle = await startChild(keyStoreMaintenance, {
         workflowId: store.workflowId,
-        args: [storeRequest(this.req, store.customKeyStoreId, region, workflowInfo().workflowId)],
+        args: [
+          storeRequest(this.req, store.customKeyStoreId, region, workflowInfo().workflowId, {
+            ...(target?.account !== undefined ? { account: target.account } : {}),
+            ...(target?.executionRole !== undefined ? { executionRole: target.executionRole } : {}),
+            ...(target?.externalId !== undefined ? { externalId: target.externalId } : {}),
+          }),
+        ],
         // Cancelling the fleet (or its abort) cancels the child, which compensates; and the
         // fleet waits for that to finish before it ends.
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
@@ -393,6 +557,15 @@ class FleetRun {
     }
   }
 
+  /** The account-Region a store of a `locations` fleet belongs to. */
+  private targetOf(store: FleetStoreProgress): FleetTarget | undefined {
+    const selection = this.req.selection;
+    if (selection.kind !== 'locations') return undefined;
+    return selection.targets.find(
+      (t) => t.location === store.location && t.account === store.account && t.region === store.region,
+    );
+  }
+
   private endWith(store: FleetStoreProgress, result: MaintenanceResult, errorType?: string): void {
     if (result.store.name && store.name === undefined) store.name = result.store.name;
     this.end(store, result.outcome, {
@@ -431,26 +604,37 @@ class FleetRun {
 
   /** Ends the fleet: the result, returned or (if any run did not complete) thrown. */
   private conclude(): FleetResult {
-    const skippedWhy = this.abortInfo
-      ? `not started: the fleet was aborted by ${this.abortInfo.by} (${this.abortInfo.reason})`
-      : `not started: more than maxErrors (${this.req.maxErrors}) runs ended other than COMPLETED`;
+    const skippedWhy = (store: FleetStoreProgress): string => {
+      if (this.abortInfo)
+        return `not started: the fleet was aborted by ${this.abortInfo.by} (${this.abortInfo.reason})`;
+      if (store.location !== undefined && this.locationStopped(store.location)) {
+        return `not started: location ${store.location} had more than its maxErrors (${this.req.locationLimits[store.location]?.maxErrors ?? 0}) errors`;
+      }
+      return `not started: more than maxErrors (${this.req.maxErrors}) runs ended other than COMPLETED`;
+    };
     let skipped = 0;
     for (const store of this.stores) {
       if (store.state === 'PENDING' || store.state === 'RUNNING') {
+        store.message = skippedWhy(store);
         store.state = 'SKIPPED' satisfies FleetStoreState;
-        store.message = skippedWhy;
         skipped++;
       }
     }
     const c = countStores(this.stores);
     const problems = this.stores.filter((s) => s.state === 'FAILED' || s.state === 'NEEDS_ATTENTION');
+    const errors = this.errors();
     let outcome: FleetOutcome;
     if (this.abortInfo) outcome = 'ABORTED';
-    else if (c.errors === 0) outcome = 'COMPLETED';
+    else if (errors === 0) outcome = 'COMPLETED';
     else if (skipped > 0) outcome = 'STOPPED';
     else outcome = 'COMPLETED_WITH_ERRORS';
     const attention = this.stores.filter((s) => s.state === 'NEEDS_ATTENTION').map((s) => s.customKeyStoreId);
-    const tail = attention.length ? ` NEEDS ATTENTION: ${attention.join(', ')} (traffic stays drained).` : '';
+    const failedTargets = this.targets.filter((t) => t.state === 'FAILED');
+    const tail =
+      (attention.length ? ` NEEDS ATTENTION: ${attention.join(', ')} (traffic stays drained).` : '') +
+      (failedTargets.length
+        ? ` Not listed: ${failedTargets.map((t) => `${t.account ?? 'self'}/${t.region} (${t.errorType ?? 'error'})`).join(', ')}.`
+        : '');
     switch (outcome) {
       case 'COMPLETED':
         this.message = `all ${c.total} stores completed`;
@@ -459,7 +643,9 @@ class FleetRun {
         this.message = `every store was run: ${c.completed} completed, ${c.errors} did not (maxErrors ${this.req.maxErrors}).${tail}`;
         break;
       case 'STOPPED':
-        this.message = `stopped: ${c.errors} runs ended other than COMPLETED (maxErrors ${this.req.maxErrors}); ${c.completed} completed, ${skipped} not started.${tail}`;
+        this.message = this.targets.length
+          ? `stopped: ${errors} errors (runs not completed, account-Regions not listed; maxErrors ${this.req.maxErrors} for the fleet, and each location's own); ${c.completed} completed, ${skipped} not started.${tail}`
+          : `stopped: ${c.errors} runs ended other than COMPLETED (maxErrors ${this.req.maxErrors}); ${c.completed} completed, ${skipped} not started.${tail}`;
         break;
       case 'ABORTED':
         this.message = `aborted by ${this.abortInfo?.by ?? '?'}: ${this.abortInfo?.reason ?? ''}; ${c.completed} completed, ${c.errors} did not complete (runs under way were cancelled and undid their changes), ${skipped} not started.${tail}`;
@@ -470,7 +656,11 @@ class FleetRun {
     this.endedAt = iso(Date.now());
     const result: FleetResult = { ...this.status(), outcome };
     // Like a single run, a fleet in which a store failed shows as a failed workflow.
-    if (outcome === 'COMPLETED' || (outcome === 'ABORTED' && problems.length === 0)) return result;
+    if (
+      outcome === 'COMPLETED' ||
+      (outcome === 'ABORTED' && problems.length === 0 && failedTargets.length === 0)
+    )
+      return result;
     throw ApplicationFailure.create({
       type: FLEET_FAILURE_TYPES.runsFailed,
       message: this.message,

@@ -75,7 +75,7 @@ import {
   type WindowAnswer,
 } from './messages';
 import { PATCHES } from './patches';
-import { RunAudit } from './run-audit';
+import { auditLocation, RunAudit } from './run-audit';
 import { actorField, argumentObject, reasonField, rejectUpdate } from './update-arguments';
 
 /** Phases in which an abort still has something to stop; later, the run is already returning. */
@@ -179,6 +179,14 @@ class MaintenanceRun {
     this.auditTrail = new RunAudit(this.info, this.safe, () => ({
       phase: this.phase,
       customKeyStoreId: this.request?.customKeyStoreId,
+      ...(this.request && this.region !== undefined
+        ? {
+            location: auditLocation(
+              { region: this.region, ...this.request.location },
+              this.request.customKeyStoreId,
+            ),
+          }
+        : {}),
     }));
   }
 
@@ -490,7 +498,7 @@ class MaintenanceRun {
   }
 
   private get ref() {
-    return { region: this.region ?? '', customKeyStoreId: this.req.customKeyStoreId };
+    return { region: this.region ?? '', ...this.req.location, customKeyStoreId: this.req.customKeyStoreId };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -516,12 +524,17 @@ class MaintenanceRun {
       });
     }
     this.request = validation.request;
-    // Only the canonical id keystore-maint/<region>/<store> runs the maintenance itself; whether
-    // this is it needs nothing but the id and the request, so it is known before any update.
+    // Only the canonical id keystore-maint/[<account>/]<region>/<store> runs the maintenance
+    // itself; whether this is it needs nothing but the id and the request, so it is known before
+    // any update. (A request without an account, as every run had before accounts, has the same
+    // canonical id as before, so runs already in flight decide as they did.)
     const own = parseMaintenanceWorkflowId(this.info.workflowId);
     const knownRegion = validation.request.region ?? own?.region;
     this.delegating =
-      own === undefined || own.customKeyStoreId !== this.req.customKeyStoreId || own.region !== knownRegion;
+      own === undefined ||
+      own.customKeyStoreId !== this.req.customKeyStoreId ||
+      own.region !== knownRegion ||
+      own.account !== this.req.location.account;
     this.registerUpdateHandlers();
     this.region = knownRegion ?? (await setupActivities.defaultRegion());
     upsertSearchAttributes([
@@ -529,7 +542,11 @@ class MaintenanceRun {
       { key: SEARCH_ATTRIBUTES.phase, value: this.phase },
     ]);
 
-    const canonicalId = maintenanceWorkflowId(this.region, this.req.customKeyStoreId);
+    const canonicalId = maintenanceWorkflowId(
+      this.region,
+      this.req.customKeyStoreId,
+      this.req.location.account,
+    );
     if (this.delegating) {
       this.delegatedTo = canonicalId;
       return this.delegate(canonicalId);
@@ -902,6 +919,7 @@ class MaintenanceRun {
     return {
       spec: this.req.drain,
       region: this.region ?? '',
+      ...this.req.location,
       customKeyStoreId: this.req.customKeyStoreId,
       workflowId: this.info.workflowId,
       runId: this.info.runId,

@@ -21,6 +21,7 @@ import {
   type AuditEvent,
   type AuditOutcome,
 } from '../src/domain/audit-event';
+import { executionRoleArn, roleSessionNameFor, type KmsTarget } from '../src/domain/location';
 import type { AuditReport } from '../src/domain/status';
 import { backgroundAuditActivities, legacyAuditActivities } from './activity-options';
 import { rootMessage } from './failures';
@@ -28,6 +29,19 @@ import { rootMessage } from './failures';
 /** At the end of a run: how often, and how far apart, the last unwritten events are retried. */
 const FINAL_ATTEMPTS = 8;
 const FINAL_BACKOFF_MS = [5_000, 10_000, 20_000, 40_000, 60_000, 60_000, 60_000, 60_000] as const;
+
+/**
+ * What each event of a run in another account records about its KMS calls: the account, the
+ * execution role's ARN and the role session name (what CloudTrail shows in that account). Never
+ * credentials: the worker alone holds them. Empty for the worker's own account, as before.
+ */
+export function auditLocation(target: KmsTarget, customKeyStoreId: string): Record<string, string> {
+  const roleArn = executionRoleArn(target);
+  return {
+    ...(target.account !== undefined ? { account: target.account } : {}),
+    ...(roleArn !== undefined ? { roleArn, roleSessionName: roleSessionNameFor(customKeyStoreId) } : {}),
+  };
+}
 
 export class RunAudit {
   readonly events: AuditEvent[] = [];
@@ -44,7 +58,12 @@ export class RunAudit {
     private readonly info: WorkflowInfo,
     /** The run's `interruption-safety` patch decision (workflows/patches.ts). */
     background: boolean,
-    private readonly context: () => { phase: string; customKeyStoreId: string | undefined },
+    private readonly context: () => {
+      phase: string;
+      customKeyStoreId: string | undefined;
+      /** Where the store is and as whom KMS is called (`auditLocation`); empty for the worker's own. */
+      location?: Readonly<Record<string, string>>;
+    },
   ) {
     this.background = background;
   }
@@ -56,7 +75,7 @@ export class RunAudit {
     actor: string = RUNNER_ACTOR,
     error?: { type: string; message: string },
   ): void {
-    const { phase, customKeyStoreId } = this.context();
+    const { phase, customKeyStoreId, location } = this.context();
     this.events.push({
       schemaVersion: AUDIT_SCHEMA_VERSION,
       workflowId: this.info.workflowId,
@@ -66,7 +85,7 @@ export class RunAudit {
       phase,
       action,
       actor,
-      detail: { customKeyStoreId, ...detail },
+      detail: { customKeyStoreId, ...location, ...detail },
       outcome,
       ...(error ? { error } : {}),
     });

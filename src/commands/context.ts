@@ -23,6 +23,7 @@ export interface GlobalOptions {
   namespace?: string;
   profile?: string;
   region?: string;
+  account?: string;
   taskQueue?: string;
 }
 
@@ -36,6 +37,10 @@ export function withConnectionOptions(command: Command): Command {
     .option('--namespace <name>', 'Temporal namespace (default: TEMPORAL_NAMESPACE or default)')
     .option('--profile <name>', 'Temporal client profile from the TOML config file')
     .option('--region <region>', 'AWS Region of the store (default: AWS_REGION)')
+    .option(
+      '--account <id>',
+      'AWS account that owns the store, when it is not the worker\'s own (docs/fleet.md, "Locations")',
+    )
     .option(
       '--task-queue <name>',
       'task queue of the workers (default: KEYSTORE_MAINT_TASK_QUEUE or keystore-maintenance)',
@@ -53,6 +58,7 @@ export async function withClient<T>(
       ...(opts.namespace ? { namespace: opts.namespace } : {}),
       ...(opts.profile ? { profile: opts.profile } : {}),
       ...(opts.region ? { region: opts.region } : {}),
+      ...(opts.account ? { account: opts.account } : {}),
       ...(opts.taskQueue ? { taskQueue: opts.taskQueue } : {}),
     });
   } catch (err) {

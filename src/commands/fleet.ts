@@ -83,8 +83,10 @@ export function fleetRequestFromFlags(opts: FleetStartOptions): FleetRequest {
     };
   }
   fleet.request = request;
-  if (fleet.stores === undefined && fleet.namePattern === undefined) {
-    throw new CliError('--store (one or more, or comma-separated) or --name-pattern is required');
+  if (fleet.stores === undefined && fleet.namePattern === undefined && fleet.locations === undefined) {
+    throw new CliError(
+      '--store (one or more, or comma-separated) or --name-pattern is required, or "locations" in --input (docs/fleet.md, "Locations")',
+    );
   }
   if (fleet.reason === undefined)
     throw new CliError('--reason is required: why the stores are being taken offline');
@@ -134,13 +136,28 @@ export function fleetStatusLines(status: FleetStatus | FleetStatusWithPhases): s
   );
   if (status.abort)
     lines.push(printable`  aborted by ${status.abort.by} at ${status.abort.at}: ${status.abort.reason}`);
+  for (const location of status.locations ?? []) {
+    const c = location.counts;
+    lines.push(
+      printable`  location ${location.location}: ${location.accounts.join(',')} × ${location.regions.join(',')}: ${c.completed} completed, ${c.errors} not completed, ${c.running} running, ${c.pending} waiting, ${c.skipped} skipped` +
+        (location.failedTargets ? printable`; ${location.failedTargets} account-Region(s) not listed` : '') +
+        (location.stopped ? printable`; STOPPED (more than maxErrors ${location.maxErrors ?? 0})` : ''),
+    );
+  }
+  for (const target of status.targets ?? []) {
+    if (target.state !== 'FAILED') continue;
+    lines.push(printable`  ${target.account ?? 'self'}/${target.region} FAILED  ${target.message ?? ''}`);
+  }
   const phases = 'phases' in status ? status.phases : {};
   for (const store of status.stores) {
     const state =
       store.state === 'RUNNING' && phases[store.customKeyStoreId]
         ? `RUNNING/${phases[store.customKeyStoreId]}`
         : store.state;
-    const name = store.name ? printable` ${store.name}` : '';
+    const name =
+      (store.account !== undefined || store.region !== undefined
+        ? printable` ${store.account ?? 'self'}/${store.region ?? ''}`
+        : '') + (store.name ? printable` ${store.name}` : '');
     const message = store.message && store.state !== 'COMPLETED' ? printable`  ${store.message}` : '';
     lines.push(`${printable`  ${store.customKeyStoreId}`}${name}${printable`  ${state}`}${message}`);
   }

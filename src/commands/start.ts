@@ -43,6 +43,8 @@ interface StartOptions extends GlobalOptions {
   wait?: boolean;
   json?: boolean;
   preflight?: boolean;
+  executionRole?: string;
+  externalId?: string;
 }
 
 /** The traffic provider from `--drain` and its flags; `undefined` keeps the one from --input. */
@@ -93,6 +95,9 @@ export function requestFromFlags(opts: StartOptions): MaintenanceRequest {
   if (opts.window !== undefined) request.window = { duration: opts.window };
   if (opts.until !== undefined) request.window = { until: opts.until };
   set('region', opts.region);
+  set('account', opts.account);
+  set('executionRole', opts.executionRole);
+  set('externalId', opts.externalId);
   set('maxWindow', opts.maxWindow);
   set('reason', opts.reason);
   set('ticket', opts.ticket);
@@ -173,6 +178,11 @@ export function withRequestOptions(command: Command): Command {
       'connect attempts for transient errors (default 3)',
       parseNonNegativeInt,
     )
+    .option(
+      '--execution-role <name>',
+      'IAM role the worker assumes in --account to reach the store (docs/fleet.md, "Roles")',
+    )
+    .option('--external-id <id>', "the ExternalId the execution role's trust policy requires")
     .option('--dry-run', 'describe and plan only; change nothing')
     .option('--allow-already-disconnected', 'take over a store that is already DISCONNECTED')
     .addOption(
@@ -237,7 +247,10 @@ export function registerStart(program: Command): void {
       const code = await withClient(opts, async (client) => {
         const region = validation.request.region ?? opts.region ?? process.env.AWS_REGION;
         if (opts.preflight !== false && region) {
-          const check = await checkStoreExists(validation.request.customKeyStoreId, region);
+          const check = await checkStoreExists(validation.request.customKeyStoreId, {
+            region,
+            ...validation.request.location,
+          });
           if (!check.checked && !opts.json) {
             console.error(
               printable`note: could not look at the store yourself (${check.why}); the worker's preflight will.`,

@@ -7,6 +7,7 @@ import {
   loadAuditKey,
   requiredAuditKeyFile,
 } from '../audit';
+import { callerAccountProvider } from '../kms/caller-account';
 import { kmsClientProvider, regionFromEnvironment } from '../kms/client';
 import { webhookControllersFromEnvironment } from '../traffic/webhook-controllers';
 import { connectWorkerConnection, temporalSettings } from '../temporal/connection';
@@ -84,6 +85,7 @@ export function registerWorker(program: Command): void {
           taskQueue,
           deps: {
             kms: kmsClientProvider(),
+            callerAccount: callerAccountProvider(),
             auditSink,
             defaultRegion: region,
             webhookControllers: webhookControllersFromEnvironment(),

@@ -16,6 +16,13 @@ export const FAILURE_TYPES = {
   stateTimeout: 'KeyStoreStateTimeout',
   /** KMS refused the call for lack of permission; details name the IAM action to grant. */
   accessDenied: 'KmsAccessDenied',
+  /**
+   * The store's execution role could not be assumed (no such role, a trust policy that does not
+   * allow the worker's account, a wrong or missing ExternalId); details carry the role's ARN.
+   */
+  executionRoleNotAssumable: 'ExecutionRoleNotAssumable',
+  /** The request names an account without a role, and the worker's own credentials are in another. */
+  accountMismatch: 'AccountMismatch',
   /** KMS rejected the call's input (ValidationException and similar): a bug or a misconfiguration. */
   invalidKmsInput: 'KmsInvalidInput',
   /** The CloudHSM cluster is not usable (not active, invalid configuration). */
@@ -43,6 +50,8 @@ export const NON_RETRYABLE_FAILURE_TYPES: readonly string[] = [
   FAILURE_TYPES.preflightRefused,
   FAILURE_TYPES.connectFailed,
   FAILURE_TYPES.accessDenied,
+  FAILURE_TYPES.executionRoleNotAssumable,
+  FAILURE_TYPES.accountMismatch,
   FAILURE_TYPES.invalidKmsInput,
   FAILURE_TYPES.cloudHsmClusterProblem,
   FAILURE_TYPES.kmsNonRetryable,

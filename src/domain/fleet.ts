@@ -13,12 +13,21 @@
  * - `maxErrors` (default 0): how many runs may end other than `COMPLETED` before the fleet stops
  *   starting new ones — SSM's rule: with 0 the first failure stops the wave, with 2 the third does.
  *   Runs already under way are never interrupted by this; they finish.
+ * - or `locations` (instead of `stores`/`namePattern`/`region`), for stores in many accounts and
+ *   Regions, like SSM Automation's `TargetLocations`: each location names accounts, Regions, the
+ *   execution role to assume in each account, which stores (ids, a name pattern, or all), and its
+ *   own `maxConcurrency` and `maxErrors`; the top-level limits then bound the whole fleet. One
+ *   account-Region of a location is a *target*: the unit of KMS's quotas and of the fleet's report.
  */
 import { z } from 'zod';
 import { FAILURE_TYPES } from './errors';
 import type { EndState } from './phases';
+import { accountLabel, executionRoleArn, type StoreLocation } from './location';
 import {
+  ACCOUNT_ID_PATTERN,
   CUSTOM_KEY_STORE_ID_PATTERN,
+  EXTERNAL_ID_PATTERN,
+  ROLE_NAME_PATTERN,
   freeText as text,
   maintenanceRequestSchema,
   withoutNulls,
@@ -29,6 +38,9 @@ import {
 
 export const FLEET_LIMITS = {
   stores: { max: 5_000 },
+  locations: { max: 50 },
+  /** Account-Regions (targets) over all locations together. */
+  targets: { max: 500 },
   maxConcurrency: { default: 1, min: 1, max: 1_000 },
   maxErrors: { default: 0, min: 0 },
   /**
@@ -53,26 +65,75 @@ export const FLEET_FAILURE_TYPES = {
 export const fleetTemplateSchema = maintenanceRequestSchema.omit({
   customKeyStoreId: true,
   region: true,
+  account: true,
+  executionRole: true,
+  externalId: true,
   requestedBy: true,
   reason: true,
 });
 
-export const fleetRequestSchema = z.strictObject({
-  stores: z
+const storeIdsSchema = z
+  .array(
+    z
+      .string({ error: 'must be a custom key store id' })
+      .regex(CUSTOM_KEY_STORE_ID_PATTERN, 'must be a custom key store id: "cks-" followed by 17 hex digits'),
+    { error: 'must be a list of custom key store ids' },
+  )
+  .min(1, 'list at least one store')
+  .max(FLEET_LIMITS.stores.max, `at most ${FLEET_LIMITS.stores.max} stores per fleet`);
+
+const namePatternSchema = z.string({ error: 'must be a string' }).trim().min(1, 'must not be empty').max(256);
+
+const regionSchema = z.string().regex(REGION_PATTERN, 'must be an AWS Region code such as us-east-1');
+
+function countSchema(min: number, max?: number) {
+  const n = z.number({ error: 'must be a whole number' }).int('must be a whole number').min(min);
+  return max === undefined ? n : n.max(max);
+}
+
+/** One entry of `locations`: accounts × Regions, the role to assume there, and which stores. */
+export const fleetLocationSchema = z.strictObject({
+  accounts: z
     .array(
       z
-        .string({ error: 'must be a custom key store id' })
-        .regex(
-          CUSTOM_KEY_STORE_ID_PATTERN,
-          'must be a custom key store id: "cks-" followed by 17 hex digits',
-        ),
-      { error: 'must be a list of custom key store ids' },
+        .string({ error: 'must be a 12-digit AWS account id, as a string' })
+        .regex(ACCOUNT_ID_PATTERN, 'must be a 12-digit AWS account id, e.g. "111122223333"'),
+      { error: 'must be a list of 12-digit account ids' },
     )
-    .min(1, 'list at least one store')
-    .max(FLEET_LIMITS.stores.max, `at most ${FLEET_LIMITS.stores.max} stores per fleet`)
+    .min(1, 'list at least one account')
+    .max(FLEET_LIMITS.targets.max),
+  regions: z
+    .array(regionSchema, { error: 'must be a list of Region codes, e.g. ["us-east-1", "eu-west-1"]' })
+    .min(1, 'list at least one Region')
+    .max(40),
+  executionRole: z
+    .string({ error: 'must be an IAM role name' })
+    .regex(
+      ROLE_NAME_PATTERN,
+      'must be an IAM role name (optionally with its path), e.g. "KeystoreMaintExecution"',
+    )
     .optional(),
-  namePattern: z.string({ error: 'must be a string' }).trim().min(1, 'must not be empty').max(256).optional(),
-  region: z.string().regex(REGION_PATTERN, 'must be an AWS Region code such as us-east-1').optional(),
+  externalId: z
+    .string({ error: 'must be a string' })
+    .regex(EXTERNAL_ID_PATTERN, 'must be 2 to 1224 characters of letters, digits and +=,.@:/-_')
+    .optional(),
+  stores: storeIdsSchema.optional(),
+  namePattern: namePatternSchema.optional(),
+  maxConcurrency: countSchema(FLEET_LIMITS.maxConcurrency.min, FLEET_LIMITS.maxConcurrency.max).optional(),
+  maxErrors: countSchema(FLEET_LIMITS.maxErrors.min).optional(),
+});
+
+export type FleetLocation = z.input<typeof fleetLocationSchema>;
+
+export const fleetRequestSchema = z.strictObject({
+  stores: storeIdsSchema.optional(),
+  namePattern: namePatternSchema.optional(),
+  region: regionSchema.optional(),
+  locations: z
+    .array(fleetLocationSchema, { error: 'must be a list of locations' })
+    .min(1, 'list at least one location')
+    .max(FLEET_LIMITS.locations.max, `at most ${FLEET_LIMITS.locations.max} locations per fleet`)
+    .optional(),
   request: fleetTemplateSchema,
   maxConcurrency: z
     .number({ error: 'must be a whole number' })
@@ -102,10 +163,43 @@ export type FleetTemplate = z.input<typeof fleetTemplateSchema>;
 
 export type FleetSelection =
   | { readonly kind: 'stores'; readonly storeIds: readonly string[] }
-  | { readonly kind: 'pattern'; readonly namePattern: string };
+  | { readonly kind: 'pattern'; readonly namePattern: string }
+  | { readonly kind: 'locations'; readonly targets: readonly FleetTarget[] };
+
+/**
+ * One account-Region of a location: where KMS is called, as whom, which stores, and the limits of
+ * the location it belongs to (shared by all its targets).
+ */
+export interface FleetTarget extends StoreLocation {
+  /** The location's index in `locations`: its limits and its report. */
+  readonly location: number;
+  readonly region: string;
+  readonly select:
+    | { readonly kind: 'stores'; readonly storeIds: readonly string[] }
+    | { readonly kind: 'pattern'; readonly namePattern: string };
+}
+
+/** The selection as the status shows it: a `locations` fleet's targets are listed in `targets`. */
+export type FleetStatusSelection =
+  | Exclude<FleetSelection, { readonly kind: 'locations' }>
+  | { readonly kind: 'locations'; readonly locations: number; readonly targets: number };
+
+export function statusSelection(selection: FleetSelection, locations: number): FleetStatusSelection {
+  return selection.kind === 'locations'
+    ? { kind: 'locations', locations, targets: selection.targets.length }
+    : selection;
+}
+
+/** A location's own limits. */
+export interface FleetLocationLimits {
+  readonly maxConcurrency: number | undefined;
+  readonly maxErrors: number | undefined;
+}
 
 export interface ResolvedFleetRequest {
   readonly selection: FleetSelection;
+  /** Per location (by index), for `locations` fleets; empty otherwise. */
+  readonly locationLimits: readonly FleetLocationLimits[];
   readonly region: string | undefined;
   /** As given (durations as strings): it becomes each store's request. */
   readonly template: FleetTemplate;
@@ -156,11 +250,16 @@ export function validateFleetRequest(
         (issue) => `${issue.path.map(String).join('.') || '(request)'}: ${issue.message}`,
       );
   const raw = input as Partial<Record<keyof FleetRequest, unknown>>;
-  if ((raw.stores === undefined) === (raw.namePattern === undefined)) {
+  const selections = [raw.stores, raw.namePattern, raw.locations].filter((v) => v !== undefined).length;
+  if (selections !== 1) {
     problems.push(
-      'give exactly one of "stores" (a list of store ids) or "namePattern" (a glob like "prod-*")',
+      'give exactly one of "stores" (a list of store ids), "namePattern" (a glob like "prod-*") or "locations" (accounts and Regions, docs/fleet.md)',
     );
   }
+  if (raw.locations !== undefined && raw.region !== undefined) {
+    problems.push('region: a fleet with "locations" takes its Regions from each location; drop "region"');
+  }
+  if (Array.isArray(raw.locations)) problems.push(...locationProblems(raw.locations as unknown[]));
   if (typeof raw.namePattern === 'string' && raw.namePattern.trim()) {
     const compiled = compileNamePattern(raw.namePattern);
     const oldForm = options.patternAlreadyResolved === true && REGEX_FORM.test(raw.namePattern.trim());
@@ -212,9 +311,15 @@ export function validateFleetRequest(
   return {
     ok: true,
     request: {
-      selection: r.stores
-        ? { kind: 'stores', storeIds: r.stores }
-        : { kind: 'pattern', namePattern: r.namePattern ?? '' },
+      selection: r.locations
+        ? { kind: 'locations', targets: targetsOf(r.locations) }
+        : r.stores
+          ? { kind: 'stores', storeIds: r.stores }
+          : { kind: 'pattern', namePattern: r.namePattern ?? '' },
+      locationLimits: (r.locations ?? []).map((l) => ({
+        maxConcurrency: l.maxConcurrency,
+        maxErrors: l.maxErrors,
+      })),
       region: r.region,
       template: raw.request as FleetTemplate,
       maxConcurrency: r.maxConcurrency ?? FLEET_LIMITS.maxConcurrency.default,
@@ -226,17 +331,99 @@ export function validateFleetRequest(
   };
 }
 
+/**
+ * The problems of `locations` that its schema cannot see: store ids given for more than one
+ * account-Region (an id names a store in one), a pattern with them, a role without a way to trust
+ * it, the same account-Region twice, too many targets.
+ */
+function locationProblems(locations: readonly unknown[]): string[] {
+  const problems: string[] = [];
+  const seen = new Map<string, number>();
+  let targets = 0;
+  locations.forEach((entry, i) => {
+    if (typeof entry !== 'object' || entry === null) return;
+    const l = entry as Partial<Record<keyof FleetLocation, unknown>>;
+    const accounts = Array.isArray(l.accounts) ? (l.accounts as unknown[]) : [];
+    const regions = Array.isArray(l.regions) ? (l.regions as unknown[]) : [];
+    targets += accounts.length * regions.length;
+    if (l.stores !== undefined && l.namePattern !== undefined) {
+      problems.push(`locations.${i}: give "stores" or "namePattern", not both (neither: every store)`);
+    }
+    if (l.stores !== undefined && accounts.length * regions.length > 1) {
+      problems.push(
+        `locations.${i}.stores: a store id names a store in one account and Region; give one account and one Region with "stores", or use "namePattern"`,
+      );
+    }
+    if (typeof l.namePattern === 'string' && l.namePattern.trim()) {
+      const compiled = compileNamePattern(l.namePattern);
+      if (!compiled.ok) problems.push(`locations.${i}.namePattern: ${compiled.problem}`);
+    }
+    if (l.externalId !== undefined && l.executionRole === undefined) {
+      problems.push(`locations.${i}.externalId: is only used to assume "executionRole"; give the role too`);
+    }
+    for (const account of accounts) {
+      for (const region of regions) {
+        const key = `${String(account)}/${String(region)}`;
+        const first = seen.get(key);
+        if (first !== undefined) {
+          problems.push(
+            `locations.${i}: account ${String(account)} in ${String(region)} is already in locations.${first}; each account-Region may appear once`,
+          );
+        } else {
+          seen.set(key, i);
+        }
+      }
+    }
+  });
+  if (targets > FLEET_LIMITS.targets.max) {
+    problems.push(
+      `locations: ${targets} account-Regions in all; at most ${FLEET_LIMITS.targets.max} per fleet (split it into several fleets)`,
+    );
+  }
+  return problems;
+}
+
+/** Every account-Region of every location, in the order written: accounts, then Regions. */
+function targetsOf(locations: readonly z.output<typeof fleetLocationSchema>[]): FleetTarget[] {
+  return locations.flatMap((l, location) =>
+    l.accounts.flatMap((account) =>
+      l.regions.map((region): FleetTarget => ({
+        location,
+        account,
+        region,
+        ...(l.executionRole !== undefined ? { executionRole: l.executionRole } : {}),
+        ...(l.externalId !== undefined ? { externalId: l.externalId } : {}),
+        select: l.stores
+          ? { kind: 'stores', storeIds: l.stores }
+          : { kind: 'pattern', namePattern: l.namePattern ?? '*' },
+      })),
+    ),
+  );
+}
+
+/** `<account>/<region>` of a target, as the fleet's status names it. */
+export function targetLabel(target: { readonly account?: string; readonly region: string }): string {
+  return `${accountLabel(target)}/${target.region}`;
+}
+
+/** A target's execution role ARN, for its report; undefined when the worker's own credentials are used. */
+export function targetRoleArn(target: FleetTarget): string | undefined {
+  return executionRoleArn(target);
+}
+
 /** The maintenance request of one store of the fleet. */
 export function storeRequest(
   fleet: ResolvedFleetRequest,
   customKeyStoreId: string,
   region: string,
   fleetWorkflowId: string,
+  location: StoreLocation = {},
 ): MaintenanceRequest {
   return {
     ...fleet.template,
     customKeyStoreId,
     region,
+    ...location,
     requestedBy: fleet.requestedBy,
     reason: `${fleet.reason} (fleet ${fleetWorkflowId})`,
   };
@@ -326,6 +513,10 @@ export type FleetStoreState = 'PENDING' | 'RUNNING' | EndState | 'SKIPPED';
 
 export interface FleetStoreProgress {
   readonly customKeyStoreId: string;
+  /** For `locations` fleets: the store's account, Region, and location index. */
+  readonly account?: string;
+  readonly region?: string;
+  readonly location?: number;
   /** CustomKeyStoreName: from the listing, or from the run's result. */
   name?: string;
   /** The store's canonical maintenance workflow id (the per-store lock). */
@@ -380,7 +571,7 @@ export interface FleetStatus {
   readonly phase: FleetPhase;
   readonly outcome: FleetOutcome | undefined;
   readonly region: string | undefined;
-  readonly selection: FleetSelection | undefined;
+  readonly selection: FleetStatusSelection | undefined;
   readonly maxConcurrency: number;
   readonly maxErrors: number;
   readonly requestedBy: string | undefined;
@@ -391,6 +582,39 @@ export interface FleetStatus {
   readonly abort?: { readonly by: string; readonly reason: string; readonly at: string };
   readonly message: string;
   readonly stores: readonly FleetStoreProgress[];
+  /** `locations` fleets only: each account-Region, and each location's progress. */
+  readonly targets?: readonly FleetTargetProgress[];
+  readonly locations?: readonly FleetLocationProgress[];
+}
+
+/**
+ * One account-Region of a `locations` fleet: `LISTING` its stores, `READY` (its stores are in the
+ * fleet's list), or `FAILED` (its stores could not be listed, e.g. the role could not be assumed:
+ * one error against its location's and the fleet's maxErrors).
+ */
+export interface FleetTargetProgress {
+  readonly location: number;
+  readonly account: string | undefined;
+  readonly region: string;
+  readonly roleArn?: string;
+  state: 'LISTING' | 'READY' | 'FAILED';
+  stores: number;
+  message?: string;
+  errorType?: string;
+}
+
+/** A location's progress: its targets' stores counted together, and whether it stopped. */
+export interface FleetLocationProgress {
+  readonly location: number;
+  readonly accounts: readonly string[];
+  readonly regions: readonly string[];
+  readonly maxConcurrency: number | undefined;
+  readonly maxErrors: number | undefined;
+  /** Targets that could not be listed (each one error). */
+  readonly failedTargets: number;
+  /** True when more than its maxErrors failed: no more of its stores are started. */
+  readonly stopped: boolean;
+  readonly counts: FleetCounts;
 }
 
 export interface FleetResult extends FleetStatus {
@@ -411,6 +635,9 @@ export function countStores(stores: readonly FleetStoreProgress[]): FleetCounts 
 
 /** The failure type a store gets when its id is locked by another run. */
 export const STORE_LOCKED_FAILURE_TYPE = FAILURE_TYPES.alreadyRunning;
+
+/** The middle part of the workflow id of a fleet over `locations`, which has no one Region. */
+export const LOCATIONS_FLEET_SCOPE = 'locations';
 
 /** The fleet's workflow id: `keystore-maint-fleet/<region>/<name>`. */
 export function fleetWorkflowId(region: string, name: string): string {

@@ -14,18 +14,25 @@ export const WORKFLOW_TYPES = {
 
 export const WORKFLOW_ID_PREFIX = 'keystore-maint';
 
-/** The canonical workflow id of a store's maintenance; one open run per id is the per-store lock. */
-export function maintenanceWorkflowId(region: string, customKeyStoreId: string): string {
-  return `${WORKFLOW_ID_PREFIX}/${region}/${customKeyStoreId}`;
+/**
+ * The canonical workflow id of a store's maintenance; one open run per id is the per-store lock.
+ * `keystore-maint/<region>/<store>` for a store of the worker's own account (the id every run had
+ * before accounts), `keystore-maint/<account>/<region>/<store>` when the request names the
+ * account: store ids are random, but the lock must not rest on two accounts never drawing the same.
+ */
+export function maintenanceWorkflowId(region: string, customKeyStoreId: string, account?: string): string {
+  return account === undefined
+    ? `${WORKFLOW_ID_PREFIX}/${region}/${customKeyStoreId}`
+    : `${WORKFLOW_ID_PREFIX}/${account}/${region}/${customKeyStoreId}`;
 }
 
 /** Splits a canonical id back into its parts, or returns undefined for any other id. */
 export function parseMaintenanceWorkflowId(
   workflowId: string,
-): { region: string; customKeyStoreId: string } | undefined {
-  const match = /^keystore-maint\/([a-z0-9-]+)\/(cks-[0-9a-f]{17})$/.exec(workflowId);
-  if (!match?.[1] || !match[2]) return undefined;
-  return { region: match[1], customKeyStoreId: match[2] };
+): { account?: string; region: string; customKeyStoreId: string } | undefined {
+  const match = /^keystore-maint\/(?:(\d{12})\/)?([a-z0-9-]+)\/(cks-[0-9a-f]{17})$/.exec(workflowId);
+  if (!match?.[2] || !match[3]) return undefined;
+  return { ...(match[1] ? { account: match[1] } : {}), region: match[2], customKeyStoreId: match[3] };
 }
 
 export const SEARCH_ATTRIBUTES = {

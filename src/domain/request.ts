@@ -15,11 +15,18 @@ import { formatDuration } from './duration';
 import { durationSchema } from './duration-schema';
 import { freeTextProblem } from './free-text';
 import { drainSpecSchema, legacyDrainSpecSchema, type DrainSpec } from './traffic';
+import { locationOf, type StoreLocation } from './location';
 
 export type { DrainSpec } from './traffic';
+export type { StoreLocation } from './location';
 
 export const CUSTOM_KEY_STORE_ID_PATTERN = /^cks-[0-9a-f]{17}$/;
 export const REGION_PATTERN = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/;
+export const ACCOUNT_ID_PATTERN = /^\d{12}$/;
+/** An IAM role name, optionally with its path (`ops/keystore-maint`), as IAM allows them. */
+export const ROLE_NAME_PATTERN = /^(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
+/** STS's ExternalId: 2 to 1224 characters of `[\w+=,.@:/-]`. */
+export const EXTERNAL_ID_PATTERN = /^[\w+=,.@:/-]{2,1224}$/;
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
@@ -75,6 +82,25 @@ export const maintenanceRequestSchema = z.strictObject({
     .string({ error: 'must be a string, e.g. "cks-1234567890abcdef0"' })
     .regex(CUSTOM_KEY_STORE_ID_PATTERN, 'must be a custom key store id: "cks-" followed by 17 hex digits'),
   region: z.string().regex(REGION_PATTERN, 'must be an AWS Region code such as us-east-1').optional(),
+  /**
+   * The account that owns the store. Absent: the account of the worker's own credentials. With
+   * `executionRole`, the worker assumes that role in this account for every KMS call of the run.
+   */
+  account: z
+    .string({ error: 'must be a 12-digit AWS account id, as a string' })
+    .regex(ACCOUNT_ID_PATTERN, 'must be a 12-digit AWS account id, e.g. "111122223333"')
+    .optional(),
+  executionRole: z
+    .string({ error: 'must be an IAM role name' })
+    .regex(
+      ROLE_NAME_PATTERN,
+      'must be an IAM role name (optionally with its path), e.g. "KeystoreMaintExecution"',
+    )
+    .optional(),
+  externalId: z
+    .string({ error: 'must be a string' })
+    .regex(EXTERNAL_ID_PATTERN, 'must be 2 to 1224 characters of letters, digits and +=,.@:/-_')
+    .optional(),
   window: windowSchema,
   maxWindow: duration({ min: LIMITS.window.min, max: LIMITS.maxWindow.max }).optional(),
   reason: text(TEXT_LIMITS.reason),
@@ -132,6 +158,8 @@ export type MaintenanceRequest = z.input<typeof maintenanceRequestSchema>;
 export interface ResolvedMaintenanceRequest {
   readonly customKeyStoreId: string;
   readonly region: string | undefined;
+  /** Where the store is and as whom the worker calls KMS there (docs/fleet.md, "Locations"). */
+  readonly location: StoreLocation;
   readonly window: { readonly durationMs: number } | { readonly untilMs: number };
   readonly maxWindowMs: number;
   readonly reason: string;
@@ -194,6 +222,14 @@ export function validateMaintenanceRequest(
   }
   const r = parsed.data;
   const problems: string[] = [];
+  if (r.executionRole !== undefined && r.account === undefined) {
+    problems.push(
+      'executionRole: needs "account", the account the role is in (the role assumed is arn:<partition>:iam::<account>:role/<executionRole>)',
+    );
+  }
+  if (r.externalId !== undefined && r.executionRole === undefined) {
+    problems.push('externalId: is only used to assume "executionRole"; give the role too, or drop it');
+  }
   const maxWindowMs = r.maxWindow ?? LIMITS.maxWindow.default;
   let window: ResolvedMaintenanceRequest['window'];
   if (r.window.duration !== undefined) {
@@ -221,6 +257,7 @@ export function validateMaintenanceRequest(
     request: {
       customKeyStoreId: r.customKeyStoreId,
       region: r.region,
+      location: locationOf(r),
       window,
       maxWindowMs,
       reason: r.reason,

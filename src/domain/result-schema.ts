@@ -168,8 +168,13 @@ const FLEET_PHASES = [
   'FAILED',
 ] as const;
 
+const accountSchema = z.string().meta({ description: 'A 12-digit AWS account id.' });
+
 export const fleetStoreProgressSchema = z.object({
   customKeyStoreId: z.string(),
+  account: accountSchema.optional(),
+  region: z.string().optional(),
+  location: count.optional().meta({ description: 'Index of the store\'s entry in "locations".' }),
   name: z.string().optional(),
   workflowId: z.string().meta({ description: "The store's canonical maintenance workflow id." }),
   state: z.enum(FLEET_STORE_STATES),
@@ -179,6 +184,15 @@ export const fleetStoreProgressSchema = z.object({
   message: z.string().optional(),
   errorType: z.string().optional(),
   connectionErrorCode: z.string().optional(),
+});
+
+const fleetCountsSchema = z.object({
+  total: count,
+  pending: count,
+  running: count,
+  completed: count,
+  errors: count,
+  skipped: count,
 });
 
 export const fleetStatusSchema = z.object({
@@ -192,6 +206,7 @@ export const fleetStatusSchema = z.object({
     .discriminatedUnion('kind', [
       z.object({ kind: z.literal('stores'), storeIds: z.array(z.string()) }),
       z.object({ kind: z.literal('pattern'), namePattern: z.string() }),
+      z.object({ kind: z.literal('locations'), locations: count, targets: count }),
     ])
     .optional(),
   maxConcurrency: count,
@@ -200,17 +215,42 @@ export const fleetStatusSchema = z.object({
   reason: z.string().optional(),
   startedAt: timestampSchema,
   endedAt: timestampSchema.optional(),
-  counts: z.object({
-    total: count,
-    pending: count,
-    running: count,
-    completed: count,
-    errors: count,
-    skipped: count,
-  }),
+  counts: fleetCountsSchema,
   abort: who.optional(),
   message: z.string(),
   stores: z.array(fleetStoreProgressSchema),
+  targets: z
+    .array(
+      z.object({
+        location: count,
+        account: accountSchema.optional(),
+        region: z.string(),
+        roleArn: z.string().optional(),
+        state: z.enum(['LISTING', 'READY', 'FAILED']),
+        stores: count,
+        message: z.string().optional(),
+        errorType: z.string().optional(),
+      }),
+    )
+    .optional()
+    .meta({
+      description: 'Fleets with "locations": each account-Region and whether its stores could be listed.',
+    }),
+  locations: z
+    .array(
+      z.object({
+        location: count,
+        accounts: z.array(accountSchema),
+        regions: z.array(z.string()),
+        maxConcurrency: count.optional(),
+        maxErrors: count.optional(),
+        failedTargets: count,
+        stopped: z.boolean(),
+        counts: fleetCountsSchema,
+      }),
+    )
+    .optional()
+    .meta({ description: 'Fleets with "locations": the progress of each location.' }),
 });
 
 export const fleetResultSchema = fleetStatusSchema.extend({ outcome: z.enum(FLEET_OUTCOMES) });

@@ -13,6 +13,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { FAILURE_TYPES, type FailureType } from '../domain/errors';
+import { ExecutionRoleError } from './assumed-role';
 
 export interface KmsErrorInfo {
   /** The exception name (`ThrottlingException`) or the network error code. */
@@ -60,6 +61,8 @@ const NETWORK_CODES = new Set([
 const NON_RETRYABLE: Readonly<Record<string, FailureType>> = {
   CustomKeyStoreNotFoundException: FAILURE_TYPES.keyStoreNotFound,
   AccessDeniedException: FAILURE_TYPES.accessDenied,
+  // The name `ExecutionRoleError` (src/kms/assumed-role.ts) takes when STS refused for good.
+  ExecutionRoleNotAssumable: FAILURE_TYPES.executionRoleNotAssumable,
   UnrecognizedClientException: FAILURE_TYPES.accessDenied,
   InvalidSignatureException: FAILURE_TYPES.accessDenied,
   IncompleteSignature: FAILURE_TYPES.accessDenied,
@@ -138,6 +141,7 @@ export function kmsFailure(err: unknown, context: KmsCallContext): ApplicationFa
     operation: context.operation,
     exception: c.name,
     requestId: c.requestId,
+    ...(err instanceof ExecutionRoleError ? { roleArn: err.roleArn, stsError: err.stsError } : {}),
     ...(c.kind === 'non-retryable' && c.failureType === FAILURE_TYPES.accessDenied
       ? { iamAction: iamActionFor(context.operation) }
       : {}),

@@ -1,35 +1,52 @@
 /**
- * The KMS budget: every custom-key-store API call (DescribeCustomKeyStores, Connect, Disconnect)
- * of every worker together stays under `budgetRps` calls in any one second, per Region.
+ * The KMS budget: the custom-key-store API calls (DescribeCustomKeyStores, Connect, Disconnect)
+ * of every worker together stay under `budgetRps` calls in any one second, for each account,
+ * Region and operation.
  *
- * KMS allows 5 requests per second per custom-key-store operation, per account and Region, shared
- * by every caller. The budget is enforced in two layers (docs/fleet.md, "The KMS budget"):
+ * KMS's request quotas are per operation: Connect, Disconnect and Describe CustomKeyStores each
+ * allow 5 requests per second, per account and Region, shared by every caller in that account and
+ * Region. A Describe does not use up a Connect's quota, and one account's calls do not use up
+ * another's. So the gate keeps one window per (account, Region, operation) key (`budgetKey`), and
+ * a fleet over fifty account-Regions runs fifty times as many calls per second as a fleet in one.
  *
  * 1. In each worker process, `KmsCallGate` admits a call only while fewer than the worker's share
- *    of calls are in flight or ended less than one second ago. Counting a call from the moment it
- *    is sent until one second after its answer (not one second after it was sent) makes the bound
- *    hold at the server whatever the network latency or event-loop stalls: KMS sees a call at
- *    some moment between our send and our receipt of the answer, so two calls admitted this way
- *    can never be less than a second apart at KMS when the window is full. Shares add up across
- *    workers: `KEYSTORE_MAINT_KMS_WORKERS` workers each take `floor(budget / workers)`.
- * 2. The short KMS activities (describe, disconnect, connect, list) run on their own task queue
- *    (`<taskQueue>-kms`) whose dispatch rate Temporal's server enforces for all workers together
- *    (`maxTaskQueueActivitiesPerSecond`, half the budget: each such activity makes one or two
- *    calls). So when a fleet starts hundreds of runs at once, their calls queue in Temporal, where
- *    they hold no worker slot and no start-to-close clock, and cannot crowd out the polls of runs
- *    that are already waiting for their store to come back.
+ *    of calls for its key are in flight or ended less than one second ago. Counting a call from
+ *    the moment it is sent until one second after its answer (not one second after it was sent)
+ *    makes the bound hold at the server whatever the network latency or event-loop stalls: KMS
+ *    sees a call at some moment between our send and our receipt of the answer, so two calls
+ *    admitted this way can never be less than a second apart at KMS when the window is full.
+ *    Shares add up across workers: `KEYSTORE_MAINT_KMS_WORKERS` workers each take
+ *    `floor(budget / workers)` of every key.
+ * 2. Optionally (`KEYSTORE_MAINT_KMS_QUEUE_RPS`), the short KMS activities (describe, disconnect,
+ *    connect, list) of all locations together are dispatched no faster than a rate Temporal's
+ *    server enforces for all workers (`maxTaskQueueActivitiesPerSecond` on `<taskQueue>-kms`).
+ *    It is off by default: one rate for every account-Region would hold a fleet over many of them
+ *    to the pace of one. Queues at a key's gate stay short without it, because KMS allows at most
+ *    ten custom key stores per account and Region, so at most ten runs share a key.
+ *
+ * Temporal's fairness keys with per-key rate limits (server 1.29) were considered for layer 2 and
+ * not used for the bound: the server divides a key's rate among the task queue's partitions and
+ * allows bursts, so it cannot promise "at most N in any second"; see docs/fleet.md.
  *
  * The polls inside a wait are not activity tasks; the gate paces them, and waiting activities
- * space their polls by the number of waits in the process (`pollSpacingMs`), so that together
+ * space their polls by the number of waits for the same key (`pollSpacingMs`), so that together
  * they ask for about half the share instead of queueing at the gate.
  */
 import { DEFAULT_KMS_BUDGET_RPS } from '../domain/kms-budget';
 
 export interface KmsBudget {
-  /** Custom-key-store calls per second per Region, all workers together; 0 turns the budget off. */
+  /**
+   * Calls per second for each (account, Region, custom-key-store operation), all workers
+   * together; 0 turns the budget off.
+   */
   readonly budgetRps: number;
   /** Worker processes sharing the budget; each takes `floor(budgetRps / workers)`. */
   readonly workers: number;
+  /**
+   * Short KMS activities per second for all locations together, enforced by Temporal's server;
+   * undefined or 0: no such rate (the default).
+   */
+  readonly queueRps?: number | undefined;
 }
 
 export class KmsBudgetConfigError extends Error {
@@ -52,14 +69,16 @@ function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, min
 }
 
 /**
- * The budget from `KEYSTORE_MAINT_KMS_BUDGET_RPS` (default 4; 0 = no budget) and
- * `KEYSTORE_MAINT_KMS_WORKERS` (default 1: the number of worker processes sharing the account and
- * Region, e.g. the replica count).
+ * The budget from `KEYSTORE_MAINT_KMS_BUDGET_RPS` (default 4; 0 = no budget),
+ * `KEYSTORE_MAINT_KMS_WORKERS` (default 1: the number of worker processes sharing the budget,
+ * e.g. the replica count) and `KEYSTORE_MAINT_KMS_QUEUE_RPS` (default none).
  */
 export function kmsBudgetFromEnvironment(env: NodeJS.ProcessEnv = process.env): KmsBudget {
+  const queueRps = wholeNumber(env, 'KEYSTORE_MAINT_KMS_QUEUE_RPS', 0, 0);
   const budget: KmsBudget = {
     budgetRps: wholeNumber(env, 'KEYSTORE_MAINT_KMS_BUDGET_RPS', DEFAULT_KMS_BUDGET_RPS, 0),
     workers: wholeNumber(env, 'KEYSTORE_MAINT_KMS_WORKERS', 1, 1),
+    ...(queueRps > 0 ? { queueRps } : {}),
   };
   validateKmsBudget(budget);
   return budget;
@@ -81,23 +100,23 @@ export function validateKmsBudget(budget: KmsBudget): void {
   }
 }
 
-/** This worker's share: calls per second it may make per Region (0 = unlimited). */
+/** This worker's share: calls per second it may make per (account, Region, operation); 0 = unlimited. */
 export function workerCallsPerSecond(budget: KmsBudget): number {
   return budget.budgetRps === 0 ? 0 : Math.max(1, Math.floor(budget.budgetRps / budget.workers));
 }
 
 /**
- * The server-enforced dispatch rate of the `-kms` task queue, for all workers together: half the
- * budget, since each short KMS activity makes one call (describe) or two (a read, then the
- * disconnect or connect). Undefined when there is no budget.
+ * The server-enforced dispatch rate of the `-kms` task queue, for all workers and locations
+ * together: `queueRps` when set, otherwise none (see layer 2 in the module comment).
  */
 export function kmsQueueActivitiesPerSecond(budget: KmsBudget): number | undefined {
-  return budget.budgetRps === 0 ? undefined : budget.budgetRps / 2;
+  return budget.queueRps !== undefined && budget.queueRps > 0 ? budget.queueRps : undefined;
 }
 
 export function describeKmsBudget(budget: KmsBudget): string {
   if (budget.budgetRps === 0) return 'KMS budget off (no limit on custom-key-store calls)';
-  return `KMS budget ${budget.budgetRps} custom-key-store calls/s per Region shared by ${budget.workers} worker(s): this worker ${workerCallsPerSecond(budget)}/s, task queue dispatch ${kmsQueueActivitiesPerSecond(budget)} activities/s`;
+  const queue = kmsQueueActivitiesPerSecond(budget);
+  return `KMS budget ${budget.budgetRps} calls/s per (account, Region, custom-key-store operation) shared by ${budget.workers} worker(s): this worker ${workerCallsPerSecond(budget)}/s per key, ${queue === undefined ? 'no task queue dispatch rate' : `task queue dispatch ${queue} activities/s`}`;
 }
 
 export interface GateWaitOptions {
@@ -131,7 +150,7 @@ interface Ticket {
   readonly cancel: (reason: Error) => void;
 }
 
-class RegionGate {
+class KeyGate {
   inFlight = 0;
   /** When each recent call ended (ascending); they hold their permit for one window after that. */
   readonly ended: number[] = [];
@@ -142,14 +161,14 @@ class RegionGate {
 }
 
 export class KmsCallGate {
-  private readonly regions = new Map<string, RegionGate>();
+  private readonly keys = new Map<string, KeyGate>();
   private readonly windowMs: number;
   private readonly now: () => number;
   private stats = { calls: 0, delayed: 0, maxQueue: 0, maxWaitMs: 0 };
 
   /**
    * @param callsPerSecond how many calls may be in flight or have ended within the last window
-   *   (per Region); at least 1.
+   *   (per key); at least 1.
    */
   constructor(
     readonly callsPerSecond: number,
@@ -163,21 +182,21 @@ export class KmsCallGate {
   }
 
   /** Makes `call` once a permit is free, and holds the permit until one window after it ends. */
-  async run<T>(region: string, call: () => Promise<T>, options: GateWaitOptions = {}): Promise<T> {
-    await this.acquire(region, options);
+  async run<T>(key: string, call: () => Promise<T>, options: GateWaitOptions = {}): Promise<T> {
+    await this.acquire(key, options);
     try {
       return await call();
     } finally {
-      this.release(region);
+      this.release(key);
     }
   }
 
   /**
-   * Registers a wait (a poller) in the Region until the returned function is called; the number
+   * Registers a wait (a poller) on a key until the returned function is called; the number
    * of waits sets `pollSpacingMs`.
    */
-  beginWait(region: string): () => void {
-    const gate = this.gate(region);
+  beginWait(key: string): () => void {
+    const gate = this.gate(key);
     gate.waits++;
     let ended = false;
     return () => {
@@ -188,12 +207,12 @@ export class KmsCallGate {
   }
 
   /**
-   * The least time between two polls of one wait, so that all the process's waits in the Region
-   * together poll at about half this worker's share, leaving the other half for the short calls
-   * (which the task queue's rate keeps at about that). One wait alone: 2 / share seconds.
+   * The least time between two polls of one wait, so that all the process's waits for the same
+   * key together poll at about half this worker's share, leaving the other half for the reads of
+   * the short activities. One wait alone: 2 / share seconds.
    */
-  pollSpacingMs(region: string): number {
-    const waits = Math.max(1, this.regions.get(region)?.waits ?? 0);
+  pollSpacingMs(key: string): number {
+    const waits = Math.max(1, this.keys.get(key)?.waits ?? 0);
     return Math.ceil((waits * this.windowMs) / (this.callsPerSecond / 2));
   }
 
@@ -201,17 +220,17 @@ export class KmsCallGate {
     return { ...this.stats };
   }
 
-  private gate(region: string): RegionGate {
-    let gate = this.regions.get(region);
+  private gate(key: string): KeyGate {
+    let gate = this.keys.get(key);
     if (!gate) {
-      gate = new RegionGate();
-      this.regions.set(region, gate);
+      gate = new KeyGate();
+      this.keys.set(key, gate);
     }
     return gate;
   }
 
-  private acquire(region: string, options: GateWaitOptions): Promise<void> {
-    const gate = this.gate(region);
+  private acquire(key: string, options: GateWaitOptions): Promise<void> {
+    const gate = this.gate(key);
     if (options.signal?.aborted) {
       const reason: unknown = options.signal.reason;
       return Promise.reject(reason instanceof Error ? reason : new Error('the KMS call was cancelled'));
@@ -259,25 +278,25 @@ export class KmsCallGate {
     });
   }
 
-  private release(region: string): void {
-    const gate = this.gate(region);
+  private release(key: string): void {
+    const gate = this.gate(key);
     gate.inFlight--;
     gate.ended.push(this.now());
     this.pump(gate);
   }
 
-  private hasRoom(gate: RegionGate): boolean {
+  private hasRoom(gate: KeyGate): boolean {
     return gate.inFlight + gate.ended.length < this.callsPerSecond;
   }
 
-  private prune(gate: RegionGate): void {
+  private prune(gate: KeyGate): void {
     const cutoff = this.now() - this.windowMs;
     let stale = 0;
     while (stale < gate.ended.length && (gate.ended[stale] ?? 0) <= cutoff) stale++;
     if (stale) gate.ended.splice(0, stale);
   }
 
-  private pump(gate: RegionGate): void {
+  private pump(gate: KeyGate): void {
     this.prune(gate);
     while ((gate.calls.length || gate.polls.length) && this.hasRoom(gate)) {
       gate.inFlight++;

@@ -105,7 +105,12 @@ describe('the KMS budget settings', () => {
     const budget = kmsBudgetFromEnvironment({});
     expect(budget).toEqual({ budgetRps: 4, workers: 1 });
     expect(workerCallsPerSecond(budget)).toBe(4);
-    expect(kmsQueueActivitiesPerSecond(budget)).toBe(2);
+    // No server-side dispatch rate unless asked for: one rate for all account-Regions would
+    // hold a fleet over many of them to the pace of one.
+    expect(kmsQueueActivitiesPerSecond(budget)).toBeUndefined();
+    expect(kmsQueueActivitiesPerSecond(kmsBudgetFromEnvironment({ KEYSTORE_MAINT_KMS_QUEUE_RPS: '6' }))).toBe(
+      6,
+    );
   });
 
   it('splits the budget between workers, and 0 turns it off', () => {
@@ -114,8 +119,12 @@ describe('the KMS budget settings', () => {
       KEYSTORE_MAINT_KMS_WORKERS: '3',
     });
     expect(workerCallsPerSecond(two)).toBe(13);
-    // The queue's rate is enforced by the server for all workers together: not split.
-    expect(kmsQueueActivitiesPerSecond(two)).toBe(20);
+    // The queue's rate (when set) is enforced by the server for all workers together: not split.
+    expect(
+      kmsQueueActivitiesPerSecond(
+        kmsBudgetFromEnvironment({ KEYSTORE_MAINT_KMS_WORKERS: '3', KEYSTORE_MAINT_KMS_QUEUE_RPS: '20' }),
+      ),
+    ).toBe(20);
     const off = kmsBudgetFromEnvironment({ KEYSTORE_MAINT_KMS_BUDGET_RPS: '0' });
     expect(workerCallsPerSecond(off)).toBe(0);
     expect(kmsQueueActivitiesPerSecond(off)).toBeUndefined();

@@ -65,7 +65,17 @@ export function customKeyStoreCalls(calls: readonly SimCall[]): SimCall[] {
   return calls.filter((c) => CKS_OPERATIONS.has(c.operation));
 }
 
-/** The most custom-key-store calls the simulator received in any one second. */
-export function peakPerSecond(calls: readonly SimCall[]): number {
-  return peakCallsInAnyWindow(customKeyStoreCalls(calls).map((c) => Date.parse(c.at)));
+/**
+ * The most calls of each custom-key-store operation the simulator received in any one second, per
+ * account and Region: what KMS's quotas count (each operation has its own).
+ */
+export function peakPerOperation(calls: readonly SimCall[]): Map<string, number> {
+  const times = new Map<string, number[]>();
+  for (const c of customKeyStoreCalls(calls)) {
+    const key = `${c.account ?? ''}/${c.region ?? ''}/${c.operation}`;
+    const list = times.get(key) ?? [];
+    list.push(Date.parse(c.at));
+    times.set(key, list);
+  }
+  return new Map([...times].map(([key, at]) => [key, peakCallsInAnyWindow(at)]));
 }

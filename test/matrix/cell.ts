@@ -187,7 +187,7 @@ async function world(cell: Cell, temporal: TestTemporal): Promise<World> {
       taskQueue,
       workflowBundlePath: inject('workflowBundlePath'),
       deps: {
-        kms: kmsClientProvider({ endpoint: sim.url, credentials: TEST_CREDENTIALS }),
+        kms: kmsClientProvider({ endpoint: sim.url, stsEndpoint: sim.url, credentials: TEST_CREDENTIALS }),
         auditSink: sink,
         defaultRegion: REGION,
         webhookControllers: controller ? testWebhookControllers([controller]) : NO_WEBHOOK_CONTROLLERS,

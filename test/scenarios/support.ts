@@ -68,6 +68,10 @@ export async function scenarioWorld(
     disconnectDelayMs: 200,
     consistencyLagMs: DEFAULT_CONSISTENCY_LAG_MS,
     quotaRps: 0,
+    // The concurrency scenario loads one account-Region with 30 stores, more than KMS's 10, to
+    // put its quotas under the most pressure one worker can meet; the limit itself is tested in
+    // test/sim.
+    storeLimit: 0,
     ...options.sim,
   });
   const control = new SimulatorControl(sim.url);

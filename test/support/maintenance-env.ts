@@ -10,6 +10,7 @@ import type { Worker } from '@temporalio/worker';
 import { maintenanceWorkflowId, SEARCH_ATTRIBUTES, WORKFLOW_TYPES } from '../../src/domain/names';
 import type { MaintenanceRequest } from '../../src/domain/request';
 import type { MaintenanceResult } from '../../src/domain/status';
+import { callerAccountProvider } from '../../src/kms/caller-account';
 import { kmsClientProvider } from '../../src/kms/client';
 import {
   SimulatorControl,
@@ -17,7 +18,7 @@ import {
   type RunningSimulator,
   type SimulatorOptions,
 } from '../../src/sim';
-import { createMaintenanceWorker } from '../../src/worker';
+import { createMaintenanceWorker, type MaintenanceWorkerOptions } from '../../src/worker';
 import type { keyStoreMaintenance } from '../../workflows/maintenance';
 import { MemoryAuditSink } from './memory-audit-sink';
 import type { AuditSink } from '../../src/audit/sink';
@@ -70,6 +71,8 @@ export interface MaintenanceEnvOptions {
   readonly webhookControllers?: WebhookControllers;
   /** A real sink instead of the in-memory one (events are then in both). */
   readonly auditSink?: AuditSink;
+  /** The worker's KMS budget and shared polling (default: as a production worker's). */
+  readonly worker?: Pick<MaintenanceWorkerOptions, 'kmsBudget' | 'sharedPolling'>;
 }
 
 export async function startMaintenanceEnv(
@@ -84,6 +87,9 @@ export async function startMaintenanceEnv(
     disconnectDelayMs: 200,
     consistencyLagMs: DEFAULT_CONSISTENCY_LAG_MS,
     quotaRps: 0,
+    // One env serves many tests' stores in one account and Region, more than KMS's 10; a test
+    // of the limit itself passes `storeLimit`.
+    storeLimit: 0,
     ...simOptions,
   });
   const control = new SimulatorControl(sim.url);
@@ -95,8 +101,10 @@ export async function startMaintenanceEnv(
       namespace: temporal.namespace,
       taskQueue,
       workflowBundlePath: inject('workflowBundlePath'),
+      ...options.worker,
       deps: {
-        kms: kmsClientProvider({ endpoint: sim.url, credentials: TEST_CREDENTIALS }),
+        kms: kmsClientProvider({ endpoint: sim.url, stsEndpoint: sim.url, credentials: TEST_CREDENTIALS }),
+        callerAccount: callerAccountProvider({ stsEndpoint: sim.url, credentials: TEST_CREDENTIALS }),
         auditSink: audit,
         defaultRegion: REGION,
         webhookControllers: options.webhookControllers ?? NO_WEBHOOK_CONTROLLERS,
@@ -142,7 +150,7 @@ export async function startMaintenanceEnv(
       const full: MaintenanceRequest = { ...request(partial.customKeyStoreId), ...partial };
       return temporal.client.workflow.start<typeof keyStoreMaintenance>(WORKFLOW_TYPES.maintenance, {
         taskQueue,
-        workflowId: maintenanceWorkflowId(full.region ?? REGION, full.customKeyStoreId),
+        workflowId: maintenanceWorkflowId(full.region ?? REGION, full.customKeyStoreId, full.account),
         args: [full],
         typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.customKeyStoreId, value: full.customKeyStoreId }],
       });
@@ -174,9 +182,19 @@ export async function connectedStore(
 }
 
 /** The KMS calls the simulator recorded for one store, in order. */
+/** The calls that name a store (not the shared poller's listings, which name none: `isListing`). */
 export async function callsFor(control: SimulatorControl, customKeyStoreId: string) {
   const calls = await control.calls();
   return calls.filter((c) => JSON.stringify(c.params).includes(customKeyStoreId));
+}
+
+/** An unfiltered DescribeCustomKeyStores: it answers for every store of the account-Region. */
+export function isListing(call: { operation: string; params: Record<string, unknown> }): boolean {
+  return (
+    call.operation === 'DescribeCustomKeyStores' &&
+    call.params.CustomKeyStoreId === undefined &&
+    call.params.CustomKeyStoreName === undefined
+  );
 }
 
 export function mutatingAccepted<T extends { operation: string; outcome: string }>(calls: T[]): T[] {

@@ -62,6 +62,7 @@ describe('validateMaintenanceRequest', () => {
         pollIntervalMs: 15_000,
         confirmSettleMs: 30_000,
         dryRun: false,
+        location: {},
         allowAlreadyDisconnected: false,
       },
     });
@@ -86,7 +87,9 @@ describe('validateMaintenanceRequest', () => {
         expect.stringMatching(/^timeouts: unknown field\(s\) "conect"; allowed: disconnect, connect/),
         expect.stringMatching(/^pollInterval: must be a duration string/),
         expect.stringMatching(/^reconnectAttempts: /),
-        expect.stringMatching(/unknown field\(s\) "colour"; allowed: customKeyStoreId, region, window/),
+        expect.stringMatching(
+          /unknown field\(s\) "colour"; allowed: customKeyStoreId, region, account, executionRole, externalId, window/,
+        ),
       ]),
     );
     expect(found).toHaveLength(8);
