@@ -250,7 +250,7 @@ function document(title: string, description: string, body: JsonObject): JsonObj
 }
 
 function maintenanceRequest(): JsonObject {
-  const converted = toJson(maintenanceRequestSchema);
+  const converted = toJson(maintenanceRequestSchema());
   aliasesUnique(converted);
   describeMembers(converted, REQUEST_MEMBERS);
   const body = nullableOptionals(converted) as JsonObject;
@@ -283,7 +283,7 @@ function aliasesUnique(request: JsonObject): void {
 }
 
 function fleetRequest(): JsonObject {
-  const converted = toJson(fleetRequestSchema);
+  const converted = toJson(fleetRequestSchema());
   describeMembers(converted, FLEET_MEMBERS);
   // What a fleet refuses in its template, though a single run accepts it.
   const template = objectAt(converted, ['properties', 'request']);

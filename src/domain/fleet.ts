@@ -62,29 +62,36 @@ export const FLEET_FAILURE_TYPES = {
 } as const;
 
 /** The maintenance request each store gets, without the fields the fleet supplies. */
-export const fleetTemplateSchema = maintenanceRequestSchema.omit({
-  customKeyStoreId: true,
-  region: true,
-  account: true,
-  executionRole: true,
-  externalId: true,
-  requestedBy: true,
-  reason: true,
-});
+/** Built on each use, never kept at module level (see src/domain/request.ts). */
+export const fleetTemplateSchema = () =>
+  maintenanceRequestSchema().omit({
+    customKeyStoreId: true,
+    region: true,
+    account: true,
+    executionRole: true,
+    externalId: true,
+    requestedBy: true,
+    reason: true,
+  });
 
-const storeIdsSchema = z
-  .array(
-    z
-      .string({ error: 'must be a custom key store id' })
-      .regex(CUSTOM_KEY_STORE_ID_PATTERN, 'must be a custom key store id: "cks-" followed by 17 hex digits'),
-    { error: 'must be a list of custom key store ids' },
-  )
-  .min(1, 'list at least one store')
-  .max(FLEET_LIMITS.stores.max, `at most ${FLEET_LIMITS.stores.max} stores per fleet`);
+const storeIdsSchema = () =>
+  z
+    .array(
+      z
+        .string({ error: 'must be a custom key store id' })
+        .regex(
+          CUSTOM_KEY_STORE_ID_PATTERN,
+          'must be a custom key store id: "cks-" followed by 17 hex digits',
+        ),
+      { error: 'must be a list of custom key store ids' },
+    )
+    .min(1, 'list at least one store')
+    .max(FLEET_LIMITS.stores.max, `at most ${FLEET_LIMITS.stores.max} stores per fleet`);
 
-const namePatternSchema = z.string({ error: 'must be a string' }).trim().min(1, 'must not be empty').max(256);
+const namePatternSchema = () =>
+  z.string({ error: 'must be a string' }).trim().min(1, 'must not be empty').max(256);
 
-const regionSchema = z.string().regex(REGION_PATTERN, 'must be an AWS Region code such as us-east-1');
+const regionSchema = () => z.string().regex(REGION_PATTERN, 'must be an AWS Region code such as us-east-1');
 
 function countSchema(min: number, max?: number) {
   const n = z.number({ error: 'must be a whole number' }).int('must be a whole number').min(min);
@@ -92,74 +99,76 @@ function countSchema(min: number, max?: number) {
 }
 
 /** One entry of `locations`: accounts × Regions, the role to assume there, and which stores. */
-export const fleetLocationSchema = z.strictObject({
-  accounts: z
-    .array(
-      z
-        .string({ error: 'must be a 12-digit AWS account id, as a string' })
-        .regex(ACCOUNT_ID_PATTERN, 'must be a 12-digit AWS account id, e.g. "111122223333"'),
-      { error: 'must be a list of 12-digit account ids' },
-    )
-    .min(1, 'list at least one account')
-    .max(FLEET_LIMITS.targets.max),
-  regions: z
-    .array(regionSchema, { error: 'must be a list of Region codes, e.g. ["us-east-1", "eu-west-1"]' })
-    .min(1, 'list at least one Region')
-    .max(40),
-  executionRole: z
-    .string({ error: 'must be an IAM role name' })
-    .regex(
-      ROLE_NAME_PATTERN,
-      'must be an IAM role name (optionally with its path), e.g. "KeystoreMaintExecution"',
-    )
-    .optional(),
-  externalId: z
-    .string({ error: 'must be a string' })
-    .regex(EXTERNAL_ID_PATTERN, 'must be 2 to 1224 characters of letters, digits and +=,.@:/-_')
-    .optional(),
-  stores: storeIdsSchema.optional(),
-  namePattern: namePatternSchema.optional(),
-  maxConcurrency: countSchema(FLEET_LIMITS.maxConcurrency.min, FLEET_LIMITS.maxConcurrency.max).optional(),
-  maxErrors: countSchema(FLEET_LIMITS.maxErrors.min).optional(),
-});
+export const fleetLocationSchema = () =>
+  z.strictObject({
+    accounts: z
+      .array(
+        z
+          .string({ error: 'must be a 12-digit AWS account id, as a string' })
+          .regex(ACCOUNT_ID_PATTERN, 'must be a 12-digit AWS account id, e.g. "111122223333"'),
+        { error: 'must be a list of 12-digit account ids' },
+      )
+      .min(1, 'list at least one account')
+      .max(FLEET_LIMITS.targets.max),
+    regions: z
+      .array(regionSchema(), { error: 'must be a list of Region codes, e.g. ["us-east-1", "eu-west-1"]' })
+      .min(1, 'list at least one Region')
+      .max(40),
+    executionRole: z
+      .string({ error: 'must be an IAM role name' })
+      .regex(
+        ROLE_NAME_PATTERN,
+        'must be an IAM role name (optionally with its path), e.g. "KeystoreMaintExecution"',
+      )
+      .optional(),
+    externalId: z
+      .string({ error: 'must be a string' })
+      .regex(EXTERNAL_ID_PATTERN, 'must be 2 to 1224 characters of letters, digits and +=,.@:/-_')
+      .optional(),
+    stores: storeIdsSchema().optional(),
+    namePattern: namePatternSchema().optional(),
+    maxConcurrency: countSchema(FLEET_LIMITS.maxConcurrency.min, FLEET_LIMITS.maxConcurrency.max).optional(),
+    maxErrors: countSchema(FLEET_LIMITS.maxErrors.min).optional(),
+  });
 
-export type FleetLocation = z.input<typeof fleetLocationSchema>;
+export type FleetLocation = z.input<ReturnType<typeof fleetLocationSchema>>;
 
-export const fleetRequestSchema = z.strictObject({
-  stores: storeIdsSchema.optional(),
-  namePattern: namePatternSchema.optional(),
-  region: regionSchema.optional(),
-  locations: z
-    .array(fleetLocationSchema, { error: 'must be a list of locations' })
-    .min(1, 'list at least one location')
-    .max(FLEET_LIMITS.locations.max, `at most ${FLEET_LIMITS.locations.max} locations per fleet`)
-    .optional(),
-  request: fleetTemplateSchema,
-  maxConcurrency: z
-    .number({ error: 'must be a whole number' })
-    .int('must be a whole number')
-    .min(FLEET_LIMITS.maxConcurrency.min)
-    .max(FLEET_LIMITS.maxConcurrency.max)
-    .optional(),
-  maxErrors: z
-    .number({ error: 'must be a whole number' })
-    .int('must be a whole number')
-    .min(FLEET_LIMITS.maxErrors.min)
-    .optional(),
-  continueAsNewAfterStores: z
-    .number({ error: 'must be a whole number' })
-    .int('must be a whole number')
-    .min(FLEET_LIMITS.continueAsNewAfterStores.min)
-    .max(FLEET_LIMITS.continueAsNewAfterStores.max)
-    .optional(),
-  requestedBy: text(256),
-  // Each store's run gets this reason with " (fleet <workflow id>)" appended; its limit is 1024.
-  reason: text(900),
-});
+export const fleetRequestSchema = () =>
+  z.strictObject({
+    stores: storeIdsSchema().optional(),
+    namePattern: namePatternSchema().optional(),
+    region: regionSchema().optional(),
+    locations: z
+      .array(fleetLocationSchema(), { error: 'must be a list of locations' })
+      .min(1, 'list at least one location')
+      .max(FLEET_LIMITS.locations.max, `at most ${FLEET_LIMITS.locations.max} locations per fleet`)
+      .optional(),
+    request: fleetTemplateSchema(),
+    maxConcurrency: z
+      .number({ error: 'must be a whole number' })
+      .int('must be a whole number')
+      .min(FLEET_LIMITS.maxConcurrency.min)
+      .max(FLEET_LIMITS.maxConcurrency.max)
+      .optional(),
+    maxErrors: z
+      .number({ error: 'must be a whole number' })
+      .int('must be a whole number')
+      .min(FLEET_LIMITS.maxErrors.min)
+      .optional(),
+    continueAsNewAfterStores: z
+      .number({ error: 'must be a whole number' })
+      .int('must be a whole number')
+      .min(FLEET_LIMITS.continueAsNewAfterStores.min)
+      .max(FLEET_LIMITS.continueAsNewAfterStores.max)
+      .optional(),
+    requestedBy: text(256),
+    // Each store's run gets this reason with " (fleet <workflow id>)" appended; its limit is 1024.
+    reason: text(900),
+  });
 
 /** The fleet request as callers write it. */
-export type FleetRequest = z.input<typeof fleetRequestSchema>;
-export type FleetTemplate = z.input<typeof fleetTemplateSchema>;
+export type FleetRequest = z.input<ReturnType<typeof fleetRequestSchema>>;
+export type FleetTemplate = z.input<ReturnType<typeof fleetTemplateSchema>>;
 
 export type FleetSelection =
   | { readonly kind: 'stores'; readonly storeIds: readonly string[] }
@@ -243,7 +252,7 @@ export function validateFleetRequest(
   }
   // `null` means absent, as for a single maintenance request (withoutNulls).
   input = withoutNulls(input);
-  const parsed = fleetRequestSchema.safeParse(input);
+  const parsed = fleetRequestSchema().safeParse(input);
   const problems: string[] = parsed.success
     ? []
     : parsed.error.issues.map(
@@ -384,7 +393,7 @@ function locationProblems(locations: readonly unknown[]): string[] {
 }
 
 /** Every account-Region of every location, in the order written: accounts, then Regions. */
-function targetsOf(locations: readonly z.output<typeof fleetLocationSchema>[]): FleetTarget[] {
+function targetsOf(locations: readonly z.output<ReturnType<typeof fleetLocationSchema>>[]): FleetTarget[] {
   return locations.flatMap((l, location) =>
     l.accounts.flatMap((account) =>
       l.regions.map((region): FleetTarget => ({

@@ -11,6 +11,7 @@
  * - canary: a GenerateDataKey + Decrypt round-trip with a key in the store, before traffic returns.
  */
 import { z } from 'zod';
+
 import { formatDuration } from './duration';
 import { durationSchema } from './duration-schema';
 import { freeTextProblem } from './free-text';
@@ -63,96 +64,106 @@ const text = freeText;
 /** Caps shared by the request and the updates (`by` is a requester, `reason` a reason). */
 export const TEXT_LIMITS = { actor: 256, reason: 1024, ticket: 256 } as const;
 
-const windowSchema = z
-  .strictObject(
-    {
-      duration: duration({ min: LIMITS.window.min, max: LIMITS.maxWindow.max }).optional(),
-      until: z.iso
-        .datetime({ offset: true, error: 'must be an ISO-8601 timestamp, e.g. 2026-12-06T04:00:00Z' })
-        .optional(),
-    },
-    { error: 'must be { "duration": "2h" } or { "until": "<ISO-8601 timestamp>" }' },
-  )
-  .refine((w) => (w.duration === undefined) !== (w.until === undefined), {
-    message: 'give exactly one of { "duration": "2h" } or { "until": "<ISO-8601 timestamp>" }',
-  });
-
-export const maintenanceRequestSchema = z.strictObject({
-  customKeyStoreId: z
-    .string({ error: 'must be a string, e.g. "cks-1234567890abcdef0"' })
-    .regex(CUSTOM_KEY_STORE_ID_PATTERN, 'must be a custom key store id: "cks-" followed by 17 hex digits'),
-  region: z.string().regex(REGION_PATTERN, 'must be an AWS Region code such as us-east-1').optional(),
-  /**
-   * The account that owns the store. Absent: the account of the worker's own credentials. With
-   * `executionRole`, the worker assumes that role in this account for every KMS call of the run.
-   */
-  account: z
-    .string({ error: 'must be a 12-digit AWS account id, as a string' })
-    .regex(ACCOUNT_ID_PATTERN, 'must be a 12-digit AWS account id, e.g. "111122223333"')
-    .optional(),
-  executionRole: z
-    .string({ error: 'must be an IAM role name' })
-    .regex(
-      ROLE_NAME_PATTERN,
-      'must be an IAM role name (optionally with its path), e.g. "KeystoreMaintExecution"',
+/*
+ * The schemas are built on each use and never kept at module level. A workflow's modules are
+ * instantiated once per workflow execution (Temporal's sandbox isolates module state per run), so
+ * a schema built at load would be held by every cached run for its whole life — about a megabyte
+ * each (docs/fleet.md, "Memory"). Built inside validation, it is garbage after the call.
+ */
+const windowSchema = () =>
+  z
+    .strictObject(
+      {
+        duration: duration({ min: LIMITS.window.min, max: LIMITS.maxWindow.max }).optional(),
+        until: z.iso
+          .datetime({ offset: true, error: 'must be an ISO-8601 timestamp, e.g. 2026-12-06T04:00:00Z' })
+          .optional(),
+      },
+      { error: 'must be { "duration": "2h" } or { "until": "<ISO-8601 timestamp>" }' },
     )
-    .optional(),
-  externalId: z
-    .string({ error: 'must be a string' })
-    .regex(EXTERNAL_ID_PATTERN, 'must be 2 to 1224 characters of letters, digits and +=,.@:/-_')
-    .optional(),
-  window: windowSchema,
-  maxWindow: duration({ min: LIMITS.window.min, max: LIMITS.maxWindow.max }).optional(),
-  reason: text(TEXT_LIMITS.reason),
-  requestedBy: text(TEXT_LIMITS.actor),
-  ticket: text(TEXT_LIMITS.ticket).optional(),
-  approval: z
-    .strictObject({
-      required: z.boolean({ error: 'must be true or false' }),
-      timeout: duration(LIMITS.approvalTimeout).optional(),
-    })
-    .optional(),
-  drain: drainSpecSchema.optional(),
-  canaryKeyId: z
-    .string()
-    .min(1)
-    .max(2048)
-    .regex(/^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/)?[0-9a-f-]{36}$|^mrk-[0-9a-f]{32}$/, {
-      message: 'must be a key id (UUID) or key ARN of a key in the store',
-    })
-    .optional(),
-  timeouts: z
-    .strictObject({
-      disconnect: duration(LIMITS.disconnectTimeout).optional(),
-      connect: duration(LIMITS.connectTimeout).optional(),
-    })
-    .optional(),
-  reconnectAttempts: z
-    .number({ error: 'must be a whole number' })
-    .int('must be a whole number')
-    .min(LIMITS.reconnectAttempts.min)
-    .max(LIMITS.reconnectAttempts.max)
-    .optional(),
-  pollInterval: duration(LIMITS.pollInterval).optional(),
-  /**
-   * How long every DescribeCustomKeyStores read must agree before a state counts as confirmed
-   * (the confirmation rule, docs/architecture.md): above KMS's eventual-consistency lag.
-   */
-  confirmSettle: duration(LIMITS.confirmSettle).optional(),
-  dryRun: z.boolean().optional(),
-  allowAlreadyDisconnected: z.boolean().optional(),
-});
+    .refine((w) => (w.duration === undefined) !== (w.until === undefined), {
+      message: 'give exactly one of { "duration": "2h" } or { "until": "<ISO-8601 timestamp>" }',
+    });
+
+/** The request's schema, built anew on each call (see above). */
+export const maintenanceRequestSchema = () =>
+  z.strictObject({
+    customKeyStoreId: z
+      .string({ error: 'must be a string, e.g. "cks-1234567890abcdef0"' })
+      .regex(CUSTOM_KEY_STORE_ID_PATTERN, 'must be a custom key store id: "cks-" followed by 17 hex digits'),
+    region: z.string().regex(REGION_PATTERN, 'must be an AWS Region code such as us-east-1').optional(),
+    /**
+     * The account that owns the store. Absent: the account of the worker's own credentials. With
+     * `executionRole`, the worker assumes that role in this account for every KMS call of the run.
+     */
+    account: z
+      .string({ error: 'must be a 12-digit AWS account id, as a string' })
+      .regex(ACCOUNT_ID_PATTERN, 'must be a 12-digit AWS account id, e.g. "111122223333"')
+      .optional(),
+    executionRole: z
+      .string({ error: 'must be an IAM role name' })
+      .regex(
+        ROLE_NAME_PATTERN,
+        'must be an IAM role name (optionally with its path), e.g. "KeystoreMaintExecution"',
+      )
+      .optional(),
+    externalId: z
+      .string({ error: 'must be a string' })
+      .regex(EXTERNAL_ID_PATTERN, 'must be 2 to 1224 characters of letters, digits and +=,.@:/-_')
+      .optional(),
+    window: windowSchema(),
+    maxWindow: duration({ min: LIMITS.window.min, max: LIMITS.maxWindow.max }).optional(),
+    reason: text(TEXT_LIMITS.reason),
+    requestedBy: text(TEXT_LIMITS.actor),
+    ticket: text(TEXT_LIMITS.ticket).optional(),
+    approval: z
+      .strictObject({
+        required: z.boolean({ error: 'must be true or false' }),
+        timeout: duration(LIMITS.approvalTimeout).optional(),
+      })
+      .optional(),
+    drain: drainSpecSchema().optional(),
+    canaryKeyId: z
+      .string()
+      .min(1)
+      .max(2048)
+      .regex(/^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/)?[0-9a-f-]{36}$|^mrk-[0-9a-f]{32}$/, {
+        message: 'must be a key id (UUID) or key ARN of a key in the store',
+      })
+      .optional(),
+    timeouts: z
+      .strictObject({
+        disconnect: duration(LIMITS.disconnectTimeout).optional(),
+        connect: duration(LIMITS.connectTimeout).optional(),
+      })
+      .optional(),
+    reconnectAttempts: z
+      .number({ error: 'must be a whole number' })
+      .int('must be a whole number')
+      .min(LIMITS.reconnectAttempts.min)
+      .max(LIMITS.reconnectAttempts.max)
+      .optional(),
+    pollInterval: duration(LIMITS.pollInterval).optional(),
+    /**
+     * How long every DescribeCustomKeyStores read must agree before a state counts as confirmed
+     * (the confirmation rule, docs/architecture.md): above KMS's eventual-consistency lag.
+     */
+    confirmSettle: duration(LIMITS.confirmSettle).optional(),
+    dryRun: z.boolean().optional(),
+    allowAlreadyDisconnected: z.boolean().optional(),
+  });
 
 /**
  * The request as runs started before webhook controllers moved to the worker wrote it (a URL in
  * `drain`). Only for those runs' replay: `validateMaintenanceRequest(..., { legacyWebhook: true })`.
  */
-const legacyMaintenanceRequestSchema = maintenanceRequestSchema.extend({
-  drain: legacyDrainSpecSchema.optional(),
-});
+const legacyMaintenanceRequestSchema = () =>
+  maintenanceRequestSchema().extend({
+    drain: legacyDrainSpecSchema().optional(),
+  });
 
 /** The request as callers write it (durations as strings). */
-export type MaintenanceRequest = z.input<typeof maintenanceRequestSchema>;
+export type MaintenanceRequest = z.input<ReturnType<typeof maintenanceRequestSchema>>;
 
 /** The request after validation: every default applied, every duration in milliseconds. */
 export interface ResolvedMaintenanceRequest {
@@ -214,11 +225,10 @@ export function validateMaintenanceRequest(
     };
   }
   const given = withoutNulls(input) as Record<string, unknown>;
-  const parsed = (
-    options.legacyWebhook ? legacyMaintenanceRequestSchema : maintenanceRequestSchema
-  ).safeParse(given);
+  const schema = options.legacyWebhook ? legacyMaintenanceRequestSchema() : maintenanceRequestSchema();
+  const parsed = schema.safeParse(given);
   if (!parsed.success) {
-    return { ok: false, problems: parsed.error.issues.map((issue) => formatIssue(issue, given)) };
+    return { ok: false, problems: parsed.error.issues.map((issue) => formatIssue(issue, given, schema)) };
   }
   const r = parsed.data;
   const problems: string[] = [];
@@ -282,10 +292,10 @@ export function validateMaintenanceRequest(
   };
 }
 
-function formatIssue(issue: z.core.$ZodIssue, input: object): string {
+function formatIssue(issue: z.core.$ZodIssue, input: object, schema: z.ZodType): string {
   const field = issue.path.map(String).join('.') || '(request)';
   if (issue.code === 'unrecognized_keys') {
-    return `${field === '(request)' ? '' : `${field}: `}unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}; allowed: ${allowedKeys(issue.path)}`;
+    return `${field === '(request)' ? '' : `${field}: `}unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}; allowed: ${allowedKeys(schema, issue.path)}`;
   }
   if (issue.code === 'invalid_type' && valueAt(input, issue.path) === undefined) {
     return `${field}: is required (${issue.message})`;
@@ -293,8 +303,8 @@ function formatIssue(issue: z.core.$ZodIssue, input: object): string {
   return `${field}: ${issue.message}`;
 }
 
-function allowedKeys(path: readonly PropertyKey[]): string {
-  let shape: z.ZodType = maintenanceRequestSchema;
+function allowedKeys(schema: z.ZodType, path: readonly PropertyKey[]): string {
+  let shape: z.ZodType = schema;
   for (const key of path) {
     const inner = unwrap(shape);
     if (!(inner instanceof z.ZodObject)) return '(see docs/starting-runs.md)';

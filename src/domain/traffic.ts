@@ -28,26 +28,33 @@ export const WEBHOOK_MAX_SKEW_SECONDS = 300;
 
 const HOUR = 3_600_000;
 
-const settle = durationSchema({ min: 0, max: 1 * HOUR }).optional();
+// Built on each use, never kept at module level (see src/domain/request.ts).
+const settle = () => durationSchema({ min: 0, max: 1 * HOUR }).optional();
 
-const aliasName = z
-  .string()
-  .regex(/^alias\/[a-zA-Z0-9/_-]{1,250}$/, 'must be an alias name like "alias/payments-data"')
-  .refine((name) => !name.startsWith('alias/aws/'), 'AWS managed aliases (alias/aws/...) cannot be changed');
+const aliasName = () =>
+  z
+    .string()
+    .regex(/^alias\/[a-zA-Z0-9/_-]{1,250}$/, 'must be an alias name like "alias/payments-data"')
+    .refine(
+      (name) => !name.startsWith('alias/aws/'),
+      'AWS managed aliases (alias/aws/...) cannot be changed',
+    );
 
-const keyId = z
-  .string()
-  .regex(
-    /^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/)?([0-9a-f-]{36}|mrk-[0-9a-f]{32})$/,
-    'must be a key id (UUID) or key ARN',
-  );
+const keyId = () =>
+  z
+    .string()
+    .regex(
+      /^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/)?([0-9a-f-]{36}|mrk-[0-9a-f]{32})$/,
+      'must be a key id (UUID) or key ARN',
+    );
 
-const httpUrl = z
-  .string()
-  .url('must be an absolute http(s) URL')
-  .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL');
+const httpUrl = () =>
+  z
+    .string()
+    .url('must be an absolute http(s) URL')
+    .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL');
 
-const webhookTimeout = durationSchema({ min: 1_000, max: 1 * HOUR }).optional();
+const webhookTimeout = () => durationSchema({ min: 1_000, max: 1 * HOUR }).optional();
 
 /** Where a webhook goes is the worker's decision: a request that says where is refused, with the fix. */
 const movedToWorker = (field: string) =>
@@ -57,63 +64,67 @@ const movedToWorker = (field: string) =>
     })
     .optional();
 
-const noneSpec = z.strictObject({ provider: z.literal('none'), settle });
-const aliasSpec = z.strictObject({
-  provider: z.literal('alias'),
-  aliases: z
-    .array(aliasName, { error: 'must be a list of alias names' })
-    .min(1, 'list at least one alias')
-    .max(50, 'at most 50 aliases per run')
-    .refine((list) => new Set(list).size === list.length, 'lists an alias twice'),
-  fallbackKeyId: keyId,
-  settle,
-});
+const noneSpec = () => z.strictObject({ provider: z.literal('none'), settle: settle() });
+const aliasSpec = () =>
+  z.strictObject({
+    provider: z.literal('alias'),
+    aliases: z
+      .array(aliasName(), { error: 'must be a list of alias names' })
+      .min(1, 'list at least one alias')
+      .max(50, 'at most 50 aliases per run')
+      .refine((list) => new Set(list).size === list.length, 'lists an alias twice'),
+    fallbackKeyId: keyId(),
+    settle: settle(),
+  });
 
-export const drainSpecSchema = z.discriminatedUnion(
-  'provider',
-  [
-    noneSpec,
-    aliasSpec,
-    z.strictObject({
-      provider: z.literal('webhook'),
-      /** A controller configured on the worker, by name. */
-      controller: z
-        .string({ error: 'must name a traffic controller configured on the worker, e.g. "payments-mesh"' })
-        .regex(
-          CONTROLLER_NAME_PATTERN,
-          'must be a controller name: lower-case letters, digits, ".", "_", "-"',
-        ),
-      /** How long drain (or restore) may take in all; default 5 minutes. */
-      timeout: webhookTimeout,
-      settle,
-      url: movedToWorker('url'),
-      statusUrl: movedToWorker('statusUrl'),
-      secretEnv: movedToWorker('secretEnv'),
-    }),
-  ],
-  { error: 'must be one of: none, alias, webhook' },
-);
+export const drainSpecSchema = () =>
+  z.discriminatedUnion(
+    'provider',
+    [
+      noneSpec(),
+      aliasSpec(),
+      z.strictObject({
+        provider: z.literal('webhook'),
+        /** A controller configured on the worker, by name. */
+        controller: z
+          .string({ error: 'must name a traffic controller configured on the worker, e.g. "payments-mesh"' })
+          .regex(
+            CONTROLLER_NAME_PATTERN,
+            'must be a controller name: lower-case letters, digits, ".", "_", "-"',
+          ),
+        /** How long drain (or restore) may take in all; default 5 minutes. */
+        timeout: webhookTimeout(),
+        settle: settle(),
+        url: movedToWorker('url'),
+        statusUrl: movedToWorker('statusUrl'),
+        secretEnv: movedToWorker('secretEnv'),
+      }),
+    ],
+    { error: 'must be one of: none, alias, webhook' },
+  );
 
 /**
  * The webhook spec as runs started before controllers were configured on the worker wrote it
  * (URL in the request). Kept only so those runs replay; the worker accepts such a URL only when it
  * is a configured controller's.
  */
-export const legacyDrainSpecSchema = z.discriminatedUnion('provider', [
-  noneSpec,
-  aliasSpec,
-  z.strictObject({
-    provider: z.literal('webhook'),
-    url: httpUrl,
-    statusUrl: httpUrl.optional(),
-    timeout: webhookTimeout,
-    secretEnv: z.string().optional(),
-    settle,
-  }),
-]);
+export const legacyDrainSpecSchema = () =>
+  z.discriminatedUnion('provider', [
+    noneSpec(),
+    aliasSpec(),
+    z.strictObject({
+      provider: z.literal('webhook'),
+      url: httpUrl(),
+      statusUrl: httpUrl().optional(),
+      timeout: webhookTimeout(),
+      secretEnv: z.string().optional(),
+      settle: settle(),
+    }),
+  ]);
 
-export type DrainSpec = z.output<typeof drainSpecSchema> | z.output<typeof legacyDrainSpecSchema>;
-export type DrainSpecInput = z.input<typeof drainSpecSchema>;
+export type DrainSpec =
+  z.output<ReturnType<typeof drainSpecSchema>> | z.output<ReturnType<typeof legacyDrainSpecSchema>>;
+export type DrainSpecInput = z.input<ReturnType<typeof drainSpecSchema>>;
 
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 5 * 60_000;
 
