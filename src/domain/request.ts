@@ -11,7 +11,6 @@
  * - canary: a GenerateDataKey + Decrypt round-trip with a key in the store, before traffic returns.
  */
 import { z } from 'zod';
-
 import { formatDuration } from './duration';
 import { durationSchema } from './duration-schema';
 import { freeTextProblem } from './free-text';
