@@ -222,39 +222,60 @@ class FleetRun {
     });
   }
 
-  /** A location's errors: its runs that did not complete, and its account-Regions not listed. */
-  private locationErrors(location: number): number {
-    return (
-      countStores(this.stores.filter((store) => store.location === location)).errors +
-      this.targets.filter((t) => t.location === location && t.state === 'FAILED').length
-    );
+  /**
+   * Per location: its errors (runs that did not complete, account-Regions not listed) and runs
+   * under way, in one pass over the stores — the wave asks on every activation, so this stays
+   * linear in the fleet's size.
+   */
+  private locationTallies(): Map<number, { errors: number; running: number }> {
+    const tallies = new Map<number, { errors: number; running: number }>();
+    const tally = (location: number) => {
+      let t = tallies.get(location);
+      if (!t) {
+        t = { errors: 0, running: 0 };
+        tallies.set(location, t);
+      }
+      return t;
+    };
+    for (const store of this.stores) {
+      if (store.location === undefined) continue;
+      if (store.state === 'RUNNING') tally(store.location).running++;
+      else if (store.state !== 'PENDING' && store.state !== 'COMPLETED' && store.state !== 'SKIPPED') {
+        tally(store.location).errors++;
+      }
+    }
+    for (const target of this.targets) if (target.state === 'FAILED') tally(target.location).errors++;
+    return tallies;
   }
 
   /** More than the location's own maxErrors: none of its stores is started any more. */
-  private locationStopped(location: number | undefined): boolean {
+  private locationStopped(
+    location: number | undefined,
+    tallies: Map<number, { errors: number; running: number }> = this.locationTallies(),
+  ): boolean {
     if (location === undefined) return false;
     const maxErrors = this.request?.locationLimits[location]?.maxErrors;
-    return maxErrors !== undefined && this.locationErrors(location) > maxErrors;
-  }
-
-  private locationRunning(location: number): number {
-    return this.stores.filter((store) => store.location === location && store.state === 'RUNNING').length;
+    return maxErrors !== undefined && (tallies.get(location)?.errors ?? 0) > maxErrors;
   }
 
   /** The next store that may start now: pending, its location not stopped nor at its concurrency. */
   private launchable(): FleetStoreProgress | undefined {
+    const tallies = this.locationTallies();
     return this.stores.find((store) => {
       if (store.state !== 'PENDING') return false;
       if (store.location === undefined) return true;
-      if (this.locationStopped(store.location)) return false;
+      if (this.locationStopped(store.location, tallies)) return false;
       const max = this.request?.locationLimits[store.location]?.maxConcurrency;
-      return max === undefined || this.locationRunning(store.location) < max;
+      return max === undefined || (tallies.get(store.location)?.running ?? 0) < max;
     });
   }
 
   /** A store still to start whose location has not stopped (it may be waiting for a free slot). */
   private startable(): FleetStoreProgress | undefined {
-    return this.stores.find((store) => store.state === 'PENDING' && !this.locationStopped(store.location));
+    const tallies = this.locationTallies();
+    return this.stores.find(
+      (store) => store.state === 'PENDING' && !this.locationStopped(store.location, tallies),
+    );
   }
 
   async execute(continued: boolean): Promise<FleetResult> {

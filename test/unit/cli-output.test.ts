@@ -155,6 +155,89 @@ describe('CLI output with hostile free text', () => {
     expect(lines.every((line) => !line.includes('\n'))).toBe(true);
   });
 
+  it('fleet status over locations shows each location, the account-Regions not listed, and each store’s account', () => {
+    const status: FleetStatus = {
+      workflowId: 'keystore-maint-fleet/locations/x',
+      runId: 'r',
+      continuedAsNew: 0,
+      phase: 'RUNNING',
+      outcome: undefined,
+      region: undefined,
+      selection: { kind: 'locations', locations: 2, targets: 3 },
+      maxConcurrency: 4,
+      maxErrors: 1,
+      requestedBy: 'alice',
+      reason: 'firmware',
+      startedAt: '2026-03-01T02:00:00Z',
+      counts: { total: 2, pending: 1, running: 1, completed: 0, errors: 0, skipped: 0 },
+      message: '0 of 2 stores done',
+      stores: [
+        {
+          customKeyStoreId: 'cks-0123456789abcdef0',
+          account: '111122223333',
+          region: 'eu-west-1',
+          location: 0,
+          workflowId: 'keystore-maint/111122223333/eu-west-1/cks-0123456789abcdef0',
+          state: 'RUNNING',
+        },
+        {
+          customKeyStoreId: 'cks-0123456789abcdef1',
+          account: '111122223333',
+          region: 'us-east-1',
+          location: 0,
+          workflowId: 'keystore-maint/111122223333/us-east-1/cks-0123456789abcdef1',
+          state: 'PENDING',
+        },
+      ],
+      targets: [
+        { location: 0, account: '111122223333', region: 'eu-west-1', state: 'READY', stores: 1 },
+        { location: 0, account: '111122223333', region: 'us-east-1', state: 'READY', stores: 1 },
+        {
+          location: 1,
+          account: '444455556666',
+          region: 'us-east-1',
+          roleArn: 'arn:aws:iam::444455556666:role/R',
+          state: 'FAILED',
+          stores: 0,
+          message: hostile('its stores could not be listed'),
+          errorType: 'ExecutionRoleNotAssumable',
+        },
+      ],
+      locations: [
+        {
+          location: 0,
+          accounts: ['111122223333'],
+          regions: ['eu-west-1', 'us-east-1'],
+          maxConcurrency: 2,
+          maxErrors: undefined,
+          failedTargets: 0,
+          stopped: false,
+          counts: { total: 2, pending: 1, running: 1, completed: 0, errors: 0, skipped: 0 },
+        },
+        {
+          location: 1,
+          accounts: ['444455556666'],
+          regions: ['us-east-1'],
+          maxConcurrency: undefined,
+          maxErrors: 0,
+          failedTargets: 1,
+          stopped: true,
+          counts: { total: 0, pending: 0, running: 0, completed: 0, errors: 0, skipped: 0 },
+        },
+      ],
+    };
+    const lines = fleetStatusLines(status);
+    expectSafe(lines.join('\n'));
+    const text = lines.join('\n');
+    expect(text).toContain(
+      'location 0: 111122223333 × eu-west-1,us-east-1: 0 completed, 0 not completed, 1 running, 1 waiting',
+    );
+    expect(text).toContain('location 1: 444455556666 × us-east-1:');
+    expect(text).toContain('1 account-Region(s) not listed; STOPPED (more than maxErrors 0)');
+    expect(text).toMatch(/444455556666\/us-east-1 FAILED {2}its stores could not be listed/);
+    expect(text).toContain('cks-0123456789abcdef0 111122223333/eu-west-1  RUNNING');
+  });
+
   it('schedule list and describe escape the note and the ids', () => {
     const view: MaintenanceScheduleView = {
       scheduleId: hostile('hsm-monthly'),
