@@ -1,10 +1,11 @@
 /**
  * The benchmark's baseline (bundled on its own): a bare Temporal fleet that does the same KMS
- * work as keystore-maint's — the same activities on the same worker, under the same KMS budget —
- * and the same number of activity calls per store, with none of the runner's bookkeeping (request
- * validation, phase timeline, audit batches, search attributes, traffic steps, compensation
- * scopes, status, messages, continue-as-new). The padding calls use `defaultRegion`, an activity
- * that does nothing but answer, in place of the audit and traffic steps.
+ * work as keystore-maint's — the same activities on the same worker, under the same KMS budget
+ * and shared poller, in the same accounts through the same execution roles — and the same number
+ * of activity calls per store, with none of the runner's bookkeeping (request validation, phase
+ * timeline, audit batches, search attributes, traffic steps, compensation scopes, status,
+ * messages, continue-as-new). The padding calls use `defaultRegion`, an activity that does nothing
+ * but answer, in place of the audit and traffic steps.
  */
 import {
   ParentClosePolicy,
@@ -20,18 +21,32 @@ import type { Activities } from '../activities';
 import { kmsTaskQueue } from '../src/domain/kms-budget';
 import { SEARCH_ATTRIBUTES } from '../src/domain/names';
 
-export interface BareStoreInput {
+/** One store and where it is: the run assumes `executionRole` in `account`, as a fleet's child does. */
+export interface BareStore {
   readonly customKeyStoreId: string;
   readonly region: string;
+  readonly account?: string;
+  readonly executionRole?: string;
+  readonly externalId?: string;
+}
+
+export interface BareStoreInput extends BareStore {
   readonly windowMs: number;
+  /** The confirmation reads must agree across this long, as the runner's `confirmSettle`. */
+  readonly confirmSettleMs: number;
   readonly pollIntervalMs: number;
   /** Activity calls in all, as many as one maintenance run makes. */
   readonly activities: number;
 }
 
-export interface BareFleetInput extends Omit<BareStoreInput, 'customKeyStoreId'> {
-  readonly stores: readonly string[];
+export interface BareFleetInput extends Omit<BareStoreInput, keyof BareStore> {
+  readonly stores: readonly BareStore[];
   readonly maxConcurrency: number;
+}
+
+/** The child's workflow id, from which the benchmark finds its history. */
+export function bareRunWorkflowId(store: BareStore): string {
+  return `bench-bare/${store.account ?? 'self'}/${store.region}/${store.customKeyStoreId}`;
 }
 
 const retry: RetryPolicy = {
@@ -40,7 +55,7 @@ const retry: RetryPolicy = {
   maximumInterval: '30 seconds',
 };
 
-/** One store: describe, disconnect, wait, window, connect, wait, describe, plus padding calls. */
+/** One store: describe, disconnect, wait, window, connect, wait, confirm, plus padding calls. */
 export async function benchBareStoreRun(input: BareStoreInput): Promise<number> {
   const kms = proxyActivities<Activities>({
     taskQueue: kmsTaskQueue(workflowInfo().taskQueue),
@@ -55,7 +70,13 @@ export async function benchBareStoreRun(input: BareStoreInput): Promise<number> 
     retry,
   });
   const pad = proxyActivities<Activities>({ startToCloseTimeout: '10 seconds', retry });
-  const ref = { region: input.region, customKeyStoreId: input.customKeyStoreId };
+  const ref = {
+    customKeyStoreId: input.customKeyStoreId,
+    region: input.region,
+    ...(input.account !== undefined ? { account: input.account } : {}),
+    ...(input.executionRole !== undefined ? { executionRole: input.executionRole } : {}),
+    ...(input.externalId !== undefined ? { externalId: input.externalId } : {}),
+  };
   const steps: (() => Promise<unknown>)[] = [
     () => kms.describeKeyStore(ref),
     () => kms.disconnectKeyStore(ref),
@@ -74,7 +95,13 @@ export async function benchBareStoreRun(input: BareStoreInput): Promise<number> 
         failOnFailed: true,
         pollIntervalMs: input.pollIntervalMs,
       }),
-    () => kms.describeKeyStore(ref),
+    () =>
+      wait.confirmConnectionState({
+        ...ref,
+        want: 'CONNECTED',
+        settleMs: input.confirmSettleMs,
+        pollIntervalMs: input.pollIntervalMs,
+      }),
   ];
   // Spread the padding calls between the steps, as the runner's audit flushes are.
   const padding = Math.max(0, input.activities - steps.length);
@@ -98,10 +125,12 @@ export async function benchBareFleet(input: BareFleetInput): Promise<number> {
   let done = 0;
   const lane = async () => {
     for (let i = next++; i < input.stores.length; i = next++) {
-      const customKeyStoreId = input.stores[i] ?? '';
+      const store = input.stores[i];
+      if (!store) continue;
+      const { stores: _stores, maxConcurrency: _max, ...common } = input;
       await executeChild(benchBareStoreRun, {
-        workflowId: `bench-bare/${input.region}/${customKeyStoreId}`,
-        args: [{ ...input, customKeyStoreId }],
+        workflowId: bareRunWorkflowId(store),
+        args: [{ ...common, ...store }],
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       });
       done++;
