@@ -131,6 +131,11 @@ export class SharedDescribePoller {
       };
       const onAbort = () => {
         p.pending = p.pending.filter((r) => r !== reader);
+        if (!p.pending.length && p.timer) {
+          // Nobody is left to answer: no listing is due.
+          clearTimeout(p.timer);
+          p.timer = undefined;
+        }
         reader.reject(abortReason(options.signal));
         this.forgetIfIdle(key, p);
       };
