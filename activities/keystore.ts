@@ -518,13 +518,18 @@ export function createKeyStoreActivities(deps: KeyStoreActivityDeps) {
           }
         }
         beat();
-        const left =
-          firstReadAt === undefined ? input.pollIntervalMs : firstReadAt + input.settleMs - Date.now();
-        const spacing = Math.max(
-          Math.min(input.pollIntervalMs, Math.max(left, 100)),
-          deps.kmsGate?.pollSpacingMs(budgetKey(input, 'DescribeCustomKeyStores')) ?? 0,
-        );
-        await pause(spacing, beat);
+        // With a shared poller each read already waits for the next listing of the account-Region
+        // (one per interval): a pause of its own on top would stretch the confirmation, and with
+        // it the time traffic stays drained.
+        if (!deps.poller) {
+          const left =
+            firstReadAt === undefined ? input.pollIntervalMs : firstReadAt + input.settleMs - Date.now();
+          const spacing = Math.max(
+            Math.min(input.pollIntervalMs, Math.max(left, 100)),
+            deps.kmsGate?.pollSpacingMs(budgetKey(input, 'DescribeCustomKeyStores')) ?? 0,
+          );
+          await pause(spacing, beat);
+        }
       }
     } finally {
       endWait?.();

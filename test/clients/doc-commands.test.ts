@@ -96,7 +96,9 @@ function runTemporal(
   env: NodeJS.ProcessEnv,
 ): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cli, argv, { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+    // `workflow result` waits for a documented run with the documented defaults (15 s polls, a
+    // 30 s confirmation): minutes, not seconds.
+    const child = spawn(cli, argv, { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000 });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
