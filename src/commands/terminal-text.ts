@@ -5,7 +5,7 @@
  * from a sink. Request validation refuses control characters where text enters, but a terminal
  * must not depend on every writer having been validated (older runs, other clients, the sink, KMS).
  *
- * Written out as a visible `\uXXXX` escape:
+ * Written out as a visible `\u` escape with four hex digits:
  * - C0 controls except tab and newline (ESC starts escape sequences such as OSC 52, which writes
  *   the clipboard; CR and BS overwrite what was printed; BEL rings), and DEL;
  * - C1 controls U+0080–U+009F (U+009B is a one-character CSI on some terminals);
@@ -82,7 +82,7 @@ export function printable(strings: TemplateStringsArray, ...values: readonly unk
 
 /**
  * `JSON.stringify(value, null, 2)` safe to print. JSON.stringify escapes C0 controls but writes
- * DEL, C1 controls and bidi characters as they are; they are escaped here as `\uXXXX`, which
+ * DEL, C1 controls and bidi characters as they are; they are escaped here as `\u` and four hex digits, which
  * keeps the text valid JSON with the same value. Never capped.
  */
 export function terminalJson(value: unknown): string {

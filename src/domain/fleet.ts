@@ -24,10 +24,10 @@ import { FAILURE_TYPES } from './errors';
 import type { EndState } from './phases';
 import { accountLabel, executionRoleArn, type StoreLocation } from './location';
 import {
-  ACCOUNT_ID_PATTERN,
+  accountIdSchema,
   CUSTOM_KEY_STORE_ID_PATTERN,
-  EXTERNAL_ID_PATTERN,
-  ROLE_NAME_PATTERN,
+  executionRoleSchema,
+  externalIdSchema,
   freeText as text,
   maintenanceRequestSchema,
   withoutNulls,
@@ -102,29 +102,15 @@ function countSchema(min: number, max?: number) {
 export const fleetLocationSchema = () =>
   z.strictObject({
     accounts: z
-      .array(
-        z
-          .string({ error: 'must be a 12-digit AWS account id, as a string' })
-          .regex(ACCOUNT_ID_PATTERN, 'must be a 12-digit AWS account id, e.g. "111122223333"'),
-        { error: 'must be a list of 12-digit account ids' },
-      )
+      .array(accountIdSchema(), { error: 'must be a list of 12-digit account ids' })
       .min(1, 'list at least one account')
       .max(FLEET_LIMITS.targets.max),
     regions: z
       .array(regionSchema(), { error: 'must be a list of Region codes, e.g. ["us-east-1", "eu-west-1"]' })
       .min(1, 'list at least one Region')
       .max(40),
-    executionRole: z
-      .string({ error: 'must be an IAM role name' })
-      .regex(
-        ROLE_NAME_PATTERN,
-        'must be an IAM role name (optionally with its path), e.g. "KeystoreMaintExecution"',
-      )
-      .optional(),
-    externalId: z
-      .string({ error: 'must be a string' })
-      .regex(EXTERNAL_ID_PATTERN, 'must be 2 to 1224 characters of letters, digits and +=,.@:/-_')
-      .optional(),
+    executionRole: executionRoleSchema().optional(),
+    externalId: externalIdSchema().optional(),
     stores: storeIdsSchema().optional(),
     namePattern: namePatternSchema().optional(),
     maxConcurrency: countSchema(FLEET_LIMITS.maxConcurrency.min, FLEET_LIMITS.maxConcurrency.max).optional(),

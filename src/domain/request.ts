@@ -84,6 +84,23 @@ const windowSchema = () =>
       message: 'give exactly one of { "duration": "2h" } or { "until": "<ISO-8601 timestamp>" }',
     });
 
+/** An account id, an execution role and its ExternalId: a request's and a fleet location's. */
+export const accountIdSchema = () =>
+  z
+    .string({ error: 'must be a 12-digit AWS account id, as a string' })
+    .regex(ACCOUNT_ID_PATTERN, 'must be a 12-digit AWS account id, e.g. "111122223333"');
+export const executionRoleSchema = () =>
+  z
+    .string({ error: 'must be an IAM role name' })
+    .regex(
+      ROLE_NAME_PATTERN,
+      'must be an IAM role name (optionally with its path), e.g. "KeystoreMaintExecution"',
+    );
+export const externalIdSchema = () =>
+  z
+    .string({ error: 'must be a string' })
+    .regex(EXTERNAL_ID_PATTERN, 'must be 2 to 1224 characters of letters, digits and +=,.@:/-_');
+
 /** The request's schema, built anew on each call (see above). */
 export const maintenanceRequestSchema = () =>
   z.strictObject({
@@ -95,21 +112,9 @@ export const maintenanceRequestSchema = () =>
      * The account that owns the store. Absent: the account of the worker's own credentials. With
      * `executionRole`, the worker assumes that role in this account for every KMS call of the run.
      */
-    account: z
-      .string({ error: 'must be a 12-digit AWS account id, as a string' })
-      .regex(ACCOUNT_ID_PATTERN, 'must be a 12-digit AWS account id, e.g. "111122223333"')
-      .optional(),
-    executionRole: z
-      .string({ error: 'must be an IAM role name' })
-      .regex(
-        ROLE_NAME_PATTERN,
-        'must be an IAM role name (optionally with its path), e.g. "KeystoreMaintExecution"',
-      )
-      .optional(),
-    externalId: z
-      .string({ error: 'must be a string' })
-      .regex(EXTERNAL_ID_PATTERN, 'must be 2 to 1224 characters of letters, digits and +=,.@:/-_')
-      .optional(),
+    account: accountIdSchema().optional(),
+    executionRole: executionRoleSchema().optional(),
+    externalId: externalIdSchema().optional(),
     window: windowSchema(),
     maxWindow: duration({ min: LIMITS.window.min, max: LIMITS.maxWindow.max }).optional(),
     reason: text(TEXT_LIMITS.reason),
