@@ -10,8 +10,12 @@
  */
 import { KMSClient } from '@aws-sdk/client-kms';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
-import type { KmsTarget } from '../domain/location';
-import { assumedRoleCredentials } from './assumed-role';
+import {
+  DEFAULT_ROLE_SESSION_NAME,
+  targetClientProvider,
+  type TargetClientOptions,
+  type TargetClientProvider,
+} from '../aws/target-clients';
 
 export interface KmsClientConfig {
   readonly region: string;
@@ -36,61 +40,30 @@ export function createKmsClient(config: KmsClientConfig): KMSClient {
 /**
  * The KMS client for a target: the worker's own credentials in the target's Region, or the
  * target's execution role, assumed under `sessionName` (which CloudTrail shows in the store's
- * account). Clients are reused; each holds a connection pool and, for a role, its cached
- * temporary credentials, which the SDK refreshes before they expire.
+ * account). Clients are reused (src/aws/target-clients.ts).
  */
-export type KmsClientProvider = (target: KmsTarget, sessionName?: string) => KMSClient;
+export type KmsClientProvider = TargetClientProvider<KMSClient>;
 
-export interface KmsClientProviderOptions extends Omit<KmsClientConfig, 'region' | 'credentials'> {
-  /** The worker's own credentials; also what assumes execution roles. */
-  readonly credentials?: AwsCredentialIdentity;
-  /** Overrides `AWS_ENDPOINT_URL_STS` for AssumeRole; e.g. the simulator's URL. */
-  readonly stsEndpoint?: string;
-  /** How many clients to keep (least recently used go first); default 512. */
-  readonly maxClients?: number;
-}
+export interface KmsClientProviderOptions
+  extends Omit<KmsClientConfig, 'region' | 'credentials'>, TargetClientOptions {}
 
-/** The session name of calls made without one (the worker's own tools, not one store's run). */
-export const DEFAULT_ROLE_SESSION_NAME = 'keystore-maint';
+export { DEFAULT_ROLE_SESSION_NAME };
 
 export function kmsClientProvider(options: KmsClientProviderOptions = {}): KmsClientProvider {
-  const { stsEndpoint, maxClients = 512, credentials, ...config } = options;
-  const clients = new Map<string, KMSClient>();
-  return (target, sessionName = DEFAULT_ROLE_SESSION_NAME) => {
-    const roleArnKey =
-      target.account !== undefined && target.executionRole !== undefined
-        ? `${target.account}:${target.executionRole}:${target.externalId ?? ''}:${sessionName}`
-        : '';
-    const key = `${target.region}|${roleArnKey}`;
-    let client = clients.get(key);
-    if (client) {
-      // Most recently used last: the Map's order is the eviction order.
-      clients.delete(key);
-      clients.set(key, client);
-      return client;
-    }
-    const roleCredentials =
-      roleArnKey === ''
-        ? undefined
-        : assumedRoleCredentials(target, sessionName, {
-            ...(credentials ? { credentials } : {}),
-            ...(stsEndpoint ? { stsEndpoint } : {}),
-          });
-    client = createKmsClient({
-      ...config,
-      region: target.region,
-      ...(roleCredentials ? { credentials: roleCredentials } : credentials ? { credentials } : {}),
-    });
-    clients.set(key, client);
-    // A client still in use by an activity keeps working after eviction: nothing is destroyed,
-    // the reference is only dropped, and its idle connections close with it.
-    while (clients.size > maxClients) {
-      const oldest = clients.keys().next().value;
-      if (oldest === undefined) break;
-      clients.delete(oldest);
-    }
-    return client;
-  };
+  const { stsEndpoint, maxClients, credentials, ...config } = options;
+  return targetClientProvider(
+    (region, clientCredentials) =>
+      createKmsClient({
+        ...config,
+        region,
+        ...(clientCredentials ? { credentials: clientCredentials } : {}),
+      }),
+    {
+      ...(credentials ? { credentials } : {}),
+      ...(stsEndpoint ? { stsEndpoint } : {}),
+      ...(maxClients !== undefined ? { maxClients } : {}),
+    },
+  );
 }
 
 /** The Region from the standard AWS settings, or a clear error saying how to set it. */
