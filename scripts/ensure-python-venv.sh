@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # A Python virtual environment with Temporal's Python SDK, for the cross-language client tests
-# (test/clients). Idempotent: it reinstalls only when test/clients/python/requirements.txt
-# changed. Installs Debian's python3 and python3-venv when they are missing (as root, or with
-# sudo). Prints the path of the environment's python on its last line.
+# (test/clients), and botocore, whose SigV4 signer checks the simulator's XKS proxy stand-in
+# (test/sim/xks-proxy.test.ts). Idempotent: it reinstalls only when
+# test/clients/python/requirements.txt changed. Installs Debian's python3 and python3-venv when
+# they are missing (as root, or with sudo). Prints the path of the environment's python on its
+# last line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.tools/python-venv

@@ -6,7 +6,8 @@
  * Stores, keys and aliases are created in a partition (`Account`, `Region`; the default one when
  * absent); a store is found by id alone, whatever its partition (ids are global). IAM — access
  * keys, roles and the sessions AssumeRole issued — is under `access-keys`, `roles`, `sessions`
- * (iam-control.ts).
+ * (iam-control.ts); CloudHSM clusters under `clusters` (cluster-control.ts); the health of XKS
+ * proxies under `xks-proxies` (xks-control.ts).
  *
  * Errors: a malformed request is a 400 `{ "error": "InvalidRequest", "field": "...", "message": "..." }`
  * naming the field; an unknown store, fault or session id is a 404; an unknown route a 404; a
@@ -28,6 +29,7 @@ import {
   storesQuerySchema,
 } from './control-schemas';
 import { invalid, ok, only, parse, parseValue, type ControlResponse } from './control-http';
+import { handleClusterRoute } from './cluster-control';
 import { handleIamRoute, IAM_RESOURCES } from './iam-control';
 import { aliasArn, keyMetadata } from './keys';
 import { isKmsOperation, type ConnectionSnapshot, type StoreRecord } from './model';
@@ -38,6 +40,8 @@ import { ControlError, type Simulator } from './simulator';
 import { forceState, visibleConnection } from './store-state';
 import { storeEntry } from './stores';
 import { isStsOperation } from './sts-api';
+import { handleXksProxyRoute } from './xks-control';
+import { isCloudWatchOperation } from './cloudwatch-protocol';
 
 export type { ControlResponse } from './control-http';
 
@@ -76,6 +80,10 @@ function route(sim: Simulator, request: ControlRequest): ControlResponse {
   const parts = url.pathname.slice(CONTROL_PREFIX.length).split('/').filter(Boolean);
   const [resource, id, extra] = parts;
   const method = request.method;
+  // Clusters and XKS proxies have deeper paths (cluster-control.ts, xks-control.ts).
+  const readiness = { method, path: parts.slice(1), query: url.searchParams, body: request.body };
+  if (resource === 'clusters') return handleClusterRoute(sim, readiness);
+  if (resource === 'xks-proxies') return handleXksProxyRoute(sim, readiness);
   const singleton =
     resource === 'health' ||
     resource === 'reset' ||
@@ -129,7 +137,7 @@ function route(sim: Simulator, request: ControlRequest): ControlResponse {
           deleteStore(sim, partition, store);
           return ok({ ok: true });
         }
-        if (method === 'PATCH') patchStore(sim, store, request.body);
+        if (method === 'PATCH') patchStore(sim, partition, store, request.body);
         return ok(storeDetails(sim, partition, store));
       });
     case 'keys':
@@ -168,10 +176,15 @@ function route(sim: Simulator, request: ControlRequest): ControlResponse {
           return ok({ ok: true });
         }
         const input = parse(faultInputSchema, request.body);
-        if (input.operation !== '*' && !isKmsOperation(input.operation) && !isStsOperation(input.operation)) {
+        if (
+          input.operation !== '*' &&
+          !isKmsOperation(input.operation) &&
+          !isStsOperation(input.operation) &&
+          !isCloudWatchOperation(input.operation)
+        ) {
           throw invalid(
             'operation',
-            `operation: ${input.operation} is not a KMS or STS operation the simulator serves`,
+            `operation: ${input.operation} is not a KMS, STS or CloudWatch operation the simulator serves`,
           );
         }
         return { status: 201, body: sim.faults.add(input) };
@@ -204,7 +217,7 @@ function patchConfig(sim: Simulator, patch: z.infer<typeof configPatchSchema>): 
   if (patch.storeLimit !== undefined) sim.config.storeLimit = patch.storeLimit;
 }
 
-function patchStore(sim: Simulator, store: StoreRecord, body: string): void {
+function patchStore(sim: Simulator, partition: Partition, store: StoreRecord, body: string): void {
   const patch = parse(storePatchSchema, body);
   const problems = [
     ...connectionFieldProblems({ ...patch, CustomKeyStoreType: store.type }),
@@ -227,7 +240,14 @@ function patchStore(sim: Simulator, store: StoreRecord, body: string): void {
       : undefined;
   }
   if (patch.ConnectionState !== undefined) {
-    forceState(store, sim.now(), patch.ConnectionState, patch.ConnectionErrorCode, sim.timingsOf(store));
+    forceState(
+      store,
+      sim.now(),
+      patch.ConnectionState,
+      patch.ConnectionErrorCode,
+      sim.timingsOf(store),
+      sim.readiness(partition),
+    );
   }
   sim.storeChanged(store);
 }

@@ -224,6 +224,116 @@ export interface SimConfigPatch {
   consistencyLagMs?: number | null;
 }
 
+/** Where a cluster or proxy is looked up: every partition unless narrowed. */
+export interface SimPartitionFilter {
+  account?: string;
+  region?: string;
+}
+
+export type SimClusterState =
+  | 'ACTIVE'
+  | 'CREATE_IN_PROGRESS'
+  | 'UNINITIALIZED'
+  | 'INITIALIZE_IN_PROGRESS'
+  | 'INITIALIZED'
+  | 'UPDATE_IN_PROGRESS'
+  | 'DELETE_IN_PROGRESS'
+  | 'DELETED'
+  | 'DEGRADED';
+
+export type SimHsmState = 'CREATE_IN_PROGRESS' | 'ACTIVE' | 'DEGRADED' | 'DELETE_IN_PROGRESS' | 'DELETED';
+
+export interface SimHsmInput {
+  /** An Availability Zone of the cluster's Region; default the next of `<region>a`, `b`, … */
+  AvailabilityZone?: string;
+  /** Default ACTIVE. */
+  State?: SimHsmState;
+  StateMessage?: string;
+}
+
+/** `POST /_sim/clusters`: creates a cluster, or replaces the one with that `ClusterId` in the partition. */
+export interface SimClusterInput extends SimPartitionFields {
+  ClusterId?: string;
+  /** Default ACTIVE. */
+  State?: SimClusterState;
+  StateMessage?: string;
+  /** Default hsm1.medium. */
+  HsmType?: string;
+  VpcId?: string;
+  /** Default: two ACTIVE HSMs in two Availability Zones; `[]` for none. */
+  Hsms?: SimHsmInput[];
+}
+
+/** An HSM as DescribeClusters shows it. */
+export interface SimHsm {
+  HsmId: string;
+  ClusterId: string;
+  AvailabilityZone: string;
+  SubnetId: string;
+  EniId: string;
+  EniIp: string;
+  State: SimHsmState;
+  StateMessage?: string;
+}
+
+/** A cluster as DescribeClusters shows it (`CreateTimestamp` as ISO 8601), with its partition. */
+export interface SimCluster {
+  ClusterId: string;
+  State: SimClusterState;
+  StateMessage?: string;
+  HsmType: string;
+  VpcId: string;
+  SecurityGroup: string;
+  SubnetMapping: Record<string, string>;
+  Hsms: SimHsm[];
+  BackupPolicy: string;
+  BackupRetentionPolicy: { Type: string; Value: string };
+  CreateTimestamp: string;
+  Account: string;
+  Region: string;
+}
+
+export type SimEkmHealthStatus = 'ACTIVE' | 'DEGRADED' | 'UNAVAILABLE';
+
+export interface SimEkm {
+  id: string;
+  model: string;
+  healthStatus: SimEkmHealthStatus;
+}
+
+/** How the proxy misbehaves, whatever its external key managers' health. */
+export type SimXksFailure =
+  /** The connection is closed without an answer. */
+  | { mode: 'unreachable' }
+  /** The answer comes after `delayMs` (KMS waits 250 ms). */
+  | { mode: 'timeout'; delayMs: number }
+  /** 200 with a body that is not JSON. */
+  | { mode: 'invalidResponse' }
+  /** 403 AccessDeniedException. */
+  | { mode: 'accessDenied' };
+
+export interface SimXksProxyPatch {
+  /** 1 to 10 entries; `id` defaults to `ekm-<n>`, `model` to `Simulated EKM 1.0`. */
+  ekmFleetDetails?: { healthStatus: SimEkmHealthStatus; id?: string; model?: string }[];
+  xksProxyFleetSize?: number;
+  /** `null` clears the failure mode. */
+  failure?: SimXksFailure | null;
+}
+
+/** The proxy behind an external key store and the health it reports. */
+export interface SimXksProxy {
+  CustomKeyStoreId: string;
+  Account: string;
+  Region: string;
+  UriEndpoint: string;
+  UriPath: string;
+  /** Where the stand-in answers GetHealthStatus on the simulator: `/_xks/<host><UriPath>/health`. */
+  Path: string;
+  xksProxyFleetSize: number;
+  ekmFleetDetails: SimEkm[];
+  failure: SimXksFailure | null;
+}
+
 export class SimulatorControlError extends Error {
   constructor(
     readonly status: number,
@@ -357,6 +467,91 @@ export class SimulatorControl {
     return this.request('PATCH', '/_sim/config', patch);
   }
 
+  /** Creates a CloudHSM cluster, or replaces the one with its `ClusterId` in its partition. */
+  putCluster(input: SimClusterInput = {}): Promise<SimCluster> {
+    return this.request('POST', '/_sim/clusters', input);
+  }
+
+  async listClusters(filter: SimPartitionFilter = {}): Promise<SimCluster[]> {
+    const { clusters } = await this.request<{ clusters: SimCluster[] }>(
+      'GET',
+      `/_sim/clusters${queryOf(filter)}`,
+    );
+    return clusters;
+  }
+
+  getCluster(clusterId: string, filter: SimPartitionFilter = {}): Promise<SimCluster> {
+    return this.request('GET', `${clusterPath(clusterId)}${queryOf(filter)}`);
+  }
+
+  setClusterState(
+    clusterId: string,
+    state: SimClusterState,
+    options: SimPartitionFilter & { StateMessage?: string | null } = {},
+  ): Promise<SimCluster> {
+    const { account, region, StateMessage } = options;
+    return this.request('PATCH', `${clusterPath(clusterId)}${queryOf({ account, region })}`, {
+      State: state,
+      ...(StateMessage !== undefined ? { StateMessage } : {}),
+    });
+  }
+
+  /** Removes a cluster: a CloudHSM key store naming it then fails to connect with CLUSTER_NOT_FOUND. */
+  async deleteCluster(clusterId: string, filter: SimPartitionFilter = {}): Promise<void> {
+    await this.request('DELETE', `${clusterPath(clusterId)}${queryOf(filter)}`);
+  }
+
+  addHsm(clusterId: string, input: SimHsmInput = {}, filter: SimPartitionFilter = {}): Promise<SimHsm> {
+    return this.request('POST', `${clusterPath(clusterId)}/hsms${queryOf(filter)}`, input);
+  }
+
+  setHsmState(
+    clusterId: string,
+    hsmId: string,
+    state: SimHsmState,
+    options: SimPartitionFilter & { StateMessage?: string | null } = {},
+  ): Promise<SimHsm> {
+    const { account, region, StateMessage } = options;
+    return this.request(
+      'PATCH',
+      `${clusterPath(clusterId)}/hsms/${encodeURIComponent(hsmId)}${queryOf({ account, region })}`,
+      { State: state, ...(StateMessage !== undefined ? { StateMessage } : {}) },
+    );
+  }
+
+  async removeHsm(clusterId: string, hsmId: string, filter: SimPartitionFilter = {}): Promise<void> {
+    await this.request(
+      'DELETE',
+      `${clusterPath(clusterId)}/hsms/${encodeURIComponent(hsmId)}${queryOf(filter)}`,
+    );
+  }
+
+  async listXksProxies(filter: SimPartitionFilter = {}): Promise<SimXksProxy[]> {
+    const { proxies } = await this.request<{ proxies: SimXksProxy[] }>(
+      'GET',
+      `/_sim/xks-proxies${queryOf(filter)}`,
+    );
+    return proxies;
+  }
+
+  /** The proxy of an external key store; `filter`, when given, must name the store's partition. */
+  getXksProxy(customKeyStoreId: string, filter: SimPartitionFilter = {}): Promise<SimXksProxy> {
+    return this.request('GET', `${xksProxyPath(customKeyStoreId)}${queryOf(filter)}`);
+  }
+
+  setXksProxyHealth(
+    customKeyStoreId: string,
+    patch: SimXksProxyPatch,
+    filter: SimPartitionFilter = {},
+  ): Promise<SimXksProxy> {
+    return this.request('PATCH', `${xksProxyPath(customKeyStoreId)}${queryOf(filter)}`, patch);
+  }
+
+  /** Back to healthy: two ACTIVE external key managers, no failure mode. */
+  resetXksProxyHealth(customKeyStoreId: string, filter: SimPartitionFilter = {}): Promise<SimXksProxy> {
+    return this.request('DELETE', `${xksProxyPath(customKeyStoreId)}${queryOf(filter)}`);
+  }
+
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const response = await fetch(`${this.base}${path}`, {
       method,
@@ -380,6 +575,14 @@ export class SimulatorControl {
     // The simulator is the other end of this contract; its shapes are documented and tested.
     return json as T;
   }
+}
+
+function clusterPath(clusterId: string): string {
+  return `/_sim/clusters/${encodeURIComponent(clusterId)}`;
+}
+
+function xksProxyPath(customKeyStoreId: string): string {
+  return `/_sim/xks-proxies/${encodeURIComponent(customKeyStoreId)}`;
 }
 
 function queryOf(filter: object): string {

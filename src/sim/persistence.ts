@@ -1,6 +1,6 @@
 /**
- * The state file: every partition (account and Region: stores, keys, aliases) and IAM (registered
- * access keys, roles, issued sessions) as JSON, written after every change by writing a temporary
+ * The state file: every partition (account and Region: stores, keys, aliases, CloudHSM clusters),
+ * the health set for XKS proxies, and IAM (registered access keys, roles, issued sessions) as JSON, written after every change by writing a temporary
  * file next to it and renaming it over the old one, so a crash or a kill never leaves a
  * half-written file. Pending transitions are stored with their wall-clock due time, so after a
  * restart a store whose connect finished while the simulator was down is `CONNECTED` (or `FAILED`)
@@ -8,7 +8,9 @@
  * STS's do.
  *
  * Version 2 is written; a version 1 file (one account and Region, from before partitions) is read
- * into the default partition.
+ * into the default partition. Clusters and XKS proxies came later within version 2: a file without
+ * them reads as none (the simulator then gives every CloudHSM key store a healthy cluster); so did
+ * each partition's CloudWatch alarms (`cloudWatchAlarms`, none when absent).
  *
  * The file holds the simulated keys' secrets and the sessions' secrets and tokens: they are the
  * simulator's own test material, needed to decrypt old ciphertext and to keep sessions valid after
@@ -16,6 +18,12 @@
  */
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
+import {
+  AVAILABILITY_ZONE_PATTERN,
+  CLUSTER_STATES,
+  HSM_STATES,
+  type ClusterRecord,
+} from './cloudhsm-clusters';
 import type { Iam } from './iam';
 import {
   CONNECTION_ERROR_CODES,
@@ -26,7 +34,9 @@ import {
   type StoreRecord,
 } from './model';
 import type { Partition } from './partition';
+import { hasAlarms, persistedAlarmSchema, restoreAlarms, serializeAlarms } from './cloudwatch-alarms';
 import { SimState } from './state';
+import { EKM_HEALTH_STATUSES, type SavedXksProxy, type XksProxies } from './xks-proxies';
 
 export const STATE_FILE_VERSION = 2;
 
@@ -92,11 +102,55 @@ const aliasSchema = z.object({
   updatedAt: timeSchema,
 });
 
+const hsmSchema = z.object({
+  hsmId: z.string().min(1),
+  availabilityZone: z.string().regex(AVAILABILITY_ZONE_PATTERN),
+  subnetId: z.string().min(1),
+  eniId: z.string().min(1),
+  eniIp: z.string().min(1),
+  state: z.enum(HSM_STATES),
+  stateMessage: z.string().optional(),
+});
+
+const clusterSchema = z.object({
+  clusterId: z.string().min(1),
+  createdAt: timeSchema,
+  state: z.enum(CLUSTER_STATES),
+  stateMessage: z.string().optional(),
+  hsmType: z.string().min(1),
+  vpcId: z.string().min(1),
+  securityGroup: z.string().min(1),
+  subnetMapping: z.record(z.string(), z.string()),
+  hsms: z.array(hsmSchema),
+});
+
+const xksProxySchema = z.object({
+  host: z.string().min(1),
+  uriPath: z.string().min(1),
+  health: z.object({
+    xksProxyFleetSize: z.int().min(0),
+    ekmFleetDetails: z.array(
+      z.object({ id: z.string(), model: z.string(), healthStatus: z.enum(EKM_HEALTH_STATUSES) }),
+    ),
+    failure: z
+      .discriminatedUnion('mode', [
+        z.object({ mode: z.literal('unreachable') }),
+        z.object({ mode: z.literal('timeout'), delayMs: z.int().min(0) }),
+        z.object({ mode: z.literal('invalidResponse') }),
+        z.object({ mode: z.literal('accessDenied') }),
+      ])
+      .optional(),
+  }),
+});
+
 const partitionContentSchema = {
   nextSeq: z.int().min(1),
   stores: z.array(storeSchema),
   keys: z.array(keySchema),
   aliases: z.array(aliasSchema),
+  /** CloudWatch metric alarms (cloudwatch-alarms.ts); absent in files written before them. */
+  cloudWatchAlarms: z.array(persistedAlarmSchema).optional(),
+  clusters: z.array(clusterSchema).optional(),
 };
 
 const accountSchema = z.string().regex(/^[0-9]{12}$/);
@@ -138,6 +192,7 @@ const stateFileSchema = z.object({
   accessKeys: z.array(z.object({ accessKeyId: z.string().min(1), account: accountSchema })),
   roles: z.array(roleSchema),
   sessions: z.array(sessionSchema),
+  xksProxies: z.array(xksProxySchema).optional(),
 });
 
 /** Before partitions: the default partition's content at the top level. */
@@ -150,6 +205,7 @@ type PartitionContent = Omit<z.infer<typeof partitionSchema>, 'account' | 'regio
 export interface LoadedState {
   partitions: { account?: string; region?: string; state: SimState }[];
   restoreIam(iam: Iam): void;
+  xksProxies: SavedXksProxy[];
 }
 
 function serializePartition(state: SimState): PartitionContent {
@@ -158,6 +214,8 @@ function serializePartition(state: SimState): PartitionContent {
     stores: state.storesInOrder(),
     keys: state.keysInOrder().map((key): PersistedKey => ({ ...key, secret: key.secret.toString('base64') })),
     aliases: state.aliasesInOrder(),
+    cloudWatchAlarms: serializeAlarms(state),
+    clusters: [...state.clusters.values()],
   };
 }
 
@@ -165,17 +223,19 @@ export function serializeState(
   partitions: readonly Partition[],
   iam: Iam,
   now: number,
+  xksProxies?: XksProxies,
 ): z.infer<typeof stateFileSchema> {
   return {
     version: STATE_FILE_VERSION,
     savedAt: new Date(now).toISOString(),
     // An empty partition is one a caller merely looked at; it holds nothing worth restoring.
     partitions: partitions
-      .filter((p) => !p.state.isEmpty)
+      .filter((p) => !p.state.isEmpty || hasAlarms(p.state))
       .map((p) => ({ account: p.account, region: p.region, ...serializePartition(p.state) })),
     accessKeys: [...iam.accessKeys].map(([accessKeyId, account]) => ({ accessKeyId, account })),
     roles: [...iam.roles.values()],
     sessions: [...iam.sessions.values()],
+    xksProxies: xksProxies?.saved() ?? [],
   };
 }
 
@@ -191,6 +251,8 @@ function deserializePartition(content: PartitionContent): SimState {
     state.keys.set(record.id, record);
   }
   for (const alias of content.aliases) state.aliases.set(alias.name, { ...alias });
+  restoreAlarms(state, content.cloudWatchAlarms ?? []);
+  for (const cluster of content.clusters ?? []) state.clusters.set(cluster.clusterId, copyCluster(cluster));
   // Never hand out a creation number twice, even if the file was edited by hand.
   const maxSeq = Math.max(0, ...[...state.stores.values(), ...state.keys.values()].map((r) => r.seq));
   state.nextSeq = Math.max(state.nextSeq, maxSeq + 1);
@@ -202,7 +264,7 @@ export function deserializeState(json: unknown, source: string): LoadedState {
   if (version === 1) {
     const v1 = stateFileV1Schema.safeParse(json);
     if (!v1.success) throw notAStateFile(source, v1.error.issues);
-    return { partitions: [{ state: deserializePartition(v1.data) }], restoreIam: () => {} };
+    return { partitions: [{ state: deserializePartition(v1.data) }], restoreIam: () => {}, xksProxies: [] };
   }
   const parsed = stateFileSchema.safeParse(json);
   if (!parsed.success) throw notAStateFile(source, parsed.error.issues);
@@ -224,6 +286,15 @@ export function deserializeState(json: unknown, source: string): LoadedState {
       for (const role of data.roles) iam.addRole({ ...role, trustedAccounts: [...role.trustedAccounts] });
       for (const session of data.sessions) iam.sessions.set(session.accessKeyId, { ...session });
     },
+    xksProxies: data.xksProxies ?? [],
+  };
+}
+
+function copyCluster(cluster: ClusterRecord): ClusterRecord {
+  return {
+    ...cluster,
+    subnetMapping: { ...cluster.subnetMapping },
+    hsms: cluster.hsms.map((hsm) => ({ ...hsm })),
   };
 }
 
@@ -257,10 +328,16 @@ export function loadStateFile(path: string): LoadedState | undefined {
 }
 
 /** Writes the state next to `path` and renames it into place (atomic on POSIX file systems). */
-export function saveStateFile(path: string, partitions: readonly Partition[], iam: Iam, now: number): void {
+export function saveStateFile(
+  path: string,
+  partitions: readonly Partition[],
+  iam: Iam,
+  now: number,
+  xksProxies?: XksProxies,
+): void {
   const temp = `${path}.${process.pid}.tmp`;
   try {
-    writeFileSync(temp, `${JSON.stringify(serializeState(partitions, iam, now), null, 2)}\n`, {
+    writeFileSync(temp, `${JSON.stringify(serializeState(partitions, iam, now, xksProxies), null, 2)}\n`, {
       mode: 0o600,
     });
     renameSync(temp, path);

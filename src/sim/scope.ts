@@ -5,6 +5,7 @@
  * another account's or Region's stores, keys or aliases.
  */
 import type { EffectiveTimings } from './config';
+import type { ConnectReadiness } from './connect-readiness';
 import type { Caller } from './iam';
 import type { ArnContext } from './keys';
 import type { KeyRecord, StoreRecord } from './model';
@@ -37,4 +38,6 @@ export interface KmsScope {
   createKeyRecord(input: KeyInput): KeyRecord;
   /** A store id unused in every partition. */
   newStoreId(): string;
+  /** Decides a connect of one of the partition's stores when it comes due. */
+  readonly readiness: ConnectReadiness;
 }

@@ -5,6 +5,7 @@
  * starts in the state asked for, and a key can be put in a store that is not connected.
  */
 import { readFileSync } from 'node:fs';
+import { ensureCluster } from './cloudhsm-clusters';
 import {
   seedSchema,
   type Seed,
@@ -114,12 +115,14 @@ export function createSimStore(
     if (store.cloudHsm) assertClusterFree(state, store.cloudHsm.clusterId);
     if (store.xks) assertXksFree(state, store.xks);
   });
+  if (store.cloudHsm) ensureCluster(state.clusters, store.cloudHsm.clusterId, partition.region, now);
   forceState(
     store,
     now,
     input.ConnectionState ?? 'CONNECTED',
     input.ConnectionErrorCode,
     sim.timingsOf(store),
+    sim.readiness(partition),
   );
   state.stores.set(id, store);
   sim.storeChanged(store);

@@ -1,6 +1,8 @@
 /**
  * The simulator's HTTP server: KMS's JSON 1.1 endpoint on `POST /`, STS's `GetCallerIdentity` and
- * `AssumeRole` (AWS Query protocol, told apart by `isStsRequest`) and the control API under `/_sim/`, on one port.
+ * `AssumeRole` (AWS Query protocol, told apart by `isStsRequest`), CloudWatch's alarms (JSON 1.0,
+ * told apart by `isCloudWatchRequest`), CloudHSM v2's DescribeClusters (JSON 1.1, `isCloudHsmRequest`),
+ * the XKS proxy stand-in under `/_xks/` and the control API under `/_sim/`, on one port.
  * Every response carries an `x-amzn-RequestId`. A body over `MAX_BODY_BYTES` is read to its end
  * but not kept, and every API answers it with a 413. `stop()` clears the store
  * timers, ends injected-latency waits and closes the server including keep-alive sockets, so a
@@ -9,11 +11,15 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { resolveOptions, type SimulatorOptions } from './config';
+import { handleCloudWatchRequest, isCloudWatchRequest, CLOUDWATCH_CONTENT_TYPE } from './cloudwatch-api';
+import { QUERY_ERROR_HEADER } from './cloudwatch-protocol';
+import { handleCloudHsmRequest, isCloudHsmRequest } from './cloudhsm-api';
 import { CONTROL_PREFIX, handleControlRequest } from './control-api';
 import { handleKmsRequest } from './kms-api';
 import { KMS_CONTENT_TYPE, MAX_BODY_BYTES } from './protocol';
 import { Simulator } from './simulator';
 import { handleStsRequest, isStsRequest, STS_CONTENT_TYPE } from './sts-api';
+import { handleXksRequest, isXksPath } from './xks-proxy';
 
 export interface RunningSimulator {
   /** e.g. `http://127.0.0.1:4566`: the KMS and STS endpoint, and the control API under `/_sim/`. */
@@ -95,6 +101,37 @@ async function serve(sim: Simulator, req: IncomingMessage, res: ServerResponse):
     send(res, response.status, requestId, response.body, 'application/json');
     return;
   }
+  if (isCloudWatchRequest(req.headers)) {
+    const response = await handleCloudWatchRequest(
+      sim,
+      { method: req.method ?? 'GET', headers: req.headers, body, bodyTooLarge: tooLarge },
+      requestId,
+    );
+    send(res, response.status, requestId, response.body, CLOUDWATCH_CONTENT_TYPE, response.errorType, {
+      ...(response.queryError ? { [QUERY_ERROR_HEADER]: response.queryError } : {}),
+    });
+    return;
+  }
+  // The XKS proxy stand-in and CloudHSM v2: see xks-proxy.ts and cloudhsm-api.ts.
+  if (isXksPath(url)) {
+    const outcome = await handleXksRequest(
+      sim,
+      { method: req.method ?? 'GET', url, headers: req.headers, body, bodyTooLarge: tooLarge },
+      requestId,
+    );
+    if (outcome.kind === 'destroy') res.destroy();
+    else sendText(res, outcome.status, requestId, outcome.body, outcome.contentType);
+    return;
+  }
+  if (isCloudHsmRequest(req.headers)) {
+    const response = handleCloudHsmRequest(
+      sim,
+      { method: req.method ?? 'GET', headers: req.headers, body, bodyTooLarge: tooLarge },
+      requestId,
+    );
+    send(res, response.status, requestId, response.body, KMS_CONTENT_TYPE, response.errorType);
+    return;
+  }
   if (isStsRequest(req.headers, url)) {
     const response = await handleStsRequest(
       sim,
@@ -119,8 +156,9 @@ function send(
   body: unknown,
   contentType: string,
   errorType?: string,
+  headers: Readonly<Record<string, string>> = {},
 ): void {
-  sendText(res, status, requestId, JSON.stringify(body), contentType, errorType);
+  sendText(res, status, requestId, JSON.stringify(body), contentType, errorType, headers);
 }
 
 function sendText(
@@ -130,12 +168,14 @@ function sendText(
   payload: string,
   contentType: string,
   errorType?: string,
+  headers: Readonly<Record<string, string>> = {},
 ): void {
   res.writeHead(status, {
     'Content-Type': contentType,
     'Content-Length': Buffer.byteLength(payload),
     'x-amzn-RequestId': requestId,
     ...(errorType ? { 'x-amzn-ErrorType': errorType } : {}),
+    ...headers,
   });
   res.end(payload);
 }

@@ -1,14 +1,16 @@
 /**
  * The simulator's core, independent of HTTP: the partitions (one account in one Region each, with
- * its stores, keys and aliases), IAM (access keys, roles, sessions), the runtime configuration,
- * the quota, the injected faults, the call log, the transition timers and the state file. The KMS
- * endpoint (`kms-api.ts`), the STS endpoint (`sts-api.ts`) and the control API (`control-api.ts`)
- * act on it.
+ * its stores, keys, aliases and CloudHSM clusters), the XKS proxies' health, IAM (access keys,
+ * roles, sessions), the runtime configuration, the quota, the injected faults, the call log, the
+ * transition timers and the state file. The KMS endpoint (`kms-api.ts`), the STS endpoint
+ * (`sts-api.ts`), the CloudHSM endpoint (`cloudhsm-api.ts`), the XKS proxy stand-in
+ * (`xks-proxy.ts`) and the control API (`control-api.ts`) act on it.
  *
  * Time is read in one place (`now()`); every read first brings stores up to date
  * (`advanceStores`), so answers never depend on whether a timer has fired yet.
  */
 import { randomUUID } from 'node:crypto';
+import { ensureCluster } from './cloudhsm-clusters';
 import {
   effectiveTimings,
   partitionOf,
@@ -19,6 +21,7 @@ import {
 import { newKeySecret } from './crypto';
 import { FaultInjector } from './faults';
 import { CallLog } from './call-log';
+import { connectFailure, type ConnectReadiness } from './connect-readiness';
 import { Iam, type Caller } from './iam';
 import type { ArnContext } from './keys';
 import type { KeyOrigin, KeyRecord, StoreRecord } from './model';
@@ -30,6 +33,7 @@ import { applySeedFile } from './seeding';
 import type { SimState } from './state';
 import { advanceStore, TransitionTimers } from './store-state';
 import { newStoreId } from './stores';
+import { XksProxies } from './xks-proxies';
 
 /** A control-API or seed problem the caller must fix; becomes a 4xx naming the field. */
 export class ControlError extends Error {
@@ -53,6 +57,8 @@ export class Simulator {
   readonly faults = new FaultInjector();
   readonly calls = new CallLog();
   readonly iam: Iam;
+  /** The health each XKS proxy reports (GetHealthStatus) and KMS finds when a store connects. */
+  readonly xksProxies = new XksProxies();
   /** By `partitionKey`; the default partition first, the others in the order they were first used. */
   private partitions = new Map<string, Partition>();
   private readonly timers: TransitionTimers;
@@ -80,8 +86,10 @@ export class Simulator {
         this.partition(id).state = saved.state;
       }
       loaded.restoreIam(this.iam);
+      this.xksProxies.restore(loaded.xksProxies);
     }
     if (options.seedFile && this.storeCount() === 0) applySeedFile(this, options.seedFile);
+    this.ensureClusters();
     this.advanceStores();
     this.syncAllTimers();
     this.persist();
@@ -151,7 +159,17 @@ export class Simulator {
       storeOfKey: (key) => storeOfKey(partition.state, key),
       createKeyRecord: (input) => this.createKeyRecord(partition.state, input),
       newStoreId: () => newStoreId({ has: (id) => this.findStore(id) !== undefined }),
+      readiness: this.readiness(partition),
     };
+  }
+
+  /** How a connect in this partition is decided when it comes due (connect-readiness.ts). */
+  readiness(partition: Partition): ConnectReadiness {
+    return (store) =>
+      connectFailure(
+        { clusters: partition.state.clusters, xksHealth: (xks) => this.xksProxies.healthOf(xks) },
+        store,
+      );
   }
 
   assertServed(region: string, what: string, field = 'Region'): void {
@@ -181,8 +199,9 @@ export class Simulator {
   advanceStores(now = this.now()): boolean {
     let changed = false;
     for (const partition of this.partitions.values()) {
+      const readiness = this.readiness(partition);
       for (const store of partition.state.stores.values()) {
-        if (advanceStore(store, now)) {
+        if (advanceStore(store, now, readiness)) {
           changed = true;
           this.log(
             `store ${store.id} is now ${store.state}${store.errorCode ? ` (${store.errorCode})` : ''}`,
@@ -207,7 +226,7 @@ export class Simulator {
 
   persist(): void {
     if (this.options.stateFile && !this.stopped) {
-      saveStateFile(this.options.stateFile, this.allPartitions(), this.iam, this.now());
+      saveStateFile(this.options.stateFile, this.allPartitions(), this.iam, this.now(), this.xksProxies);
     }
   }
 
@@ -235,6 +254,7 @@ export class Simulator {
     this.partitions = new Map();
     this.partition(this.options);
     this.iam.clear();
+    this.xksProxies.clear();
     this.faults.clear();
     this.calls.clear();
     this.config.profile = this.options.profile;
@@ -294,6 +314,20 @@ export class Simulator {
     const found = this.findStore(storeId);
     // A transition rescheduled by a later call may not be due yet.
     if (found) this.timers.sync(found.store, this.now());
+  }
+
+  /**
+   * Gives every CloudHSM key store whose cluster its partition lacks a healthy one: stores from a
+   * state file written before clusters existed connect as they always did.
+   */
+  private ensureClusters(): void {
+    const now = this.now();
+    for (const partition of this.partitions.values()) {
+      for (const store of partition.state.stores.values()) {
+        if (store.cloudHsm)
+          ensureCluster(partition.state.clusters, store.cloudHsm.clusterId, partition.region, now);
+      }
+    }
   }
 
   private syncAllTimers(): void {

@@ -1,17 +1,20 @@
 /**
  * The connection state machine of a custom key store, driven by wall-clock timestamps.
  *
- * A connect from `DISCONNECTED` moves the store to `CONNECTING` and decides at once how and when it
- * ends (`CONNECTED`, or `FAILED` with a code when a connect outcome is pending), recording that as a
- * `PendingTransition` due at `now + connectDelay`. A disconnect moves it to `DISCONNECTING` with
- * `DISCONNECTED` due after the disconnect delay. `advanceStore` applies a transition whose time has
- * come; timers only make that happen promptly, so a store loaded from a state file after its
- * transition was due is already in its final state, and a late timer never changes the outcome.
+ * A connect from `DISCONNECTED` moves the store to `CONNECTING` with a `PendingTransition` due at
+ * `now + connectDelay`: `FAILED` with a code at once when a connect outcome is pending (injected
+ * faults win), else `CONNECTED` — which, when it comes due, is decided by the store's backing
+ * cluster or proxy as it is then (`ConnectReadiness`, connect-readiness.ts), as KMS decides a
+ * connect at its end. A disconnect moves it to `DISCONNECTING` with `DISCONNECTED` due after the
+ * disconnect delay. `advanceStore` applies a transition whose time has come; timers only make that
+ * happen promptly, so a store loaded from a state file after its transition was due is already in
+ * its final state.
  *
  * Eventual consistency: every state change is kept in `history` with the time it took effect.
  * DescribeCustomKeyStores shows the newest entry at least `consistencyLagMs` old, so for that long
  * after a change it still shows the previous state. A new store's first entry is visible at once.
  */
+import type { ConnectReadiness } from './connect-readiness';
 import type {
   ConnectionErrorCode,
   ConnectionSnapshot,
@@ -47,14 +50,22 @@ export function acceptsInState(operation: StateRuledOperation, state: Connection
   return ACCEPTED_IN[operation].includes(state);
 }
 
-/** Applies a due transition. Returns true when the store changed. */
-export function advanceStore(store: StoreRecord, now: number): boolean {
+/**
+ * Applies a due transition. Returns true when the store changed. A connect that is due to succeed
+ * asks `readiness` first, so a backing cluster or proxy that is unhealthy by then fails it.
+ */
+export function advanceStore(store: StoreRecord, now: number, readiness: ConnectReadiness): boolean {
   const pending = store.pending;
   if (!pending || pending.at > now) return false;
   store.pending = undefined;
-  setState(store, pending.at, pending.to, pending.errorCode);
+  const failure = pending.to === 'CONNECTED' ? readiness(store) : undefined;
+  if (failure) setState(store, pending.at, 'FAILED', failure);
+  else setState(store, pending.at, pending.to, pending.errorCode);
   return true;
 }
+
+/** A disconnect never consults the backing store. */
+const NOT_A_CONNECT: ConnectReadiness = () => undefined;
 
 /** Sets the true state now (or at `at`), remembering the change for eventual consistency. */
 export function setState(
@@ -73,21 +84,26 @@ export function setState(
  * ConnectCustomKeyStore on a store in an accepting state. Only a connect from `DISCONNECTED` starts
  * a connection (and uses up one pending failure); in `CONNECTED` or `CONNECTING` it changes nothing.
  */
-export function startConnect(store: StoreRecord, now: number, connectDelayMs: number): void {
+export function startConnect(
+  store: StoreRecord,
+  now: number,
+  connectDelayMs: number,
+  readiness: ConnectReadiness,
+): void {
   if (store.state !== 'DISCONNECTED') return;
   const outcome = takeConnectOutcome(store);
   setState(store, now, 'CONNECTING');
   store.pending = outcome
     ? { to: 'FAILED', at: now + connectDelayMs, errorCode: outcome }
     : { to: 'CONNECTED', at: now + connectDelayMs };
-  advanceStore(store, now);
+  advanceStore(store, now, readiness);
 }
 
 /** DisconnectCustomKeyStore on a store in an accepting state; cancels a connect in progress. */
 export function startDisconnect(store: StoreRecord, now: number, disconnectDelayMs: number): void {
   setState(store, now, 'DISCONNECTING');
   store.pending = { to: 'DISCONNECTED', at: now + disconnectDelayMs };
-  advanceStore(store, now);
+  advanceStore(store, now, NOT_A_CONNECT);
 }
 
 /**
@@ -100,6 +116,7 @@ export function forceState(
   state: ConnectionState,
   errorCode: ConnectionErrorCode | undefined,
   delays: { connectDelayMs: number; disconnectDelayMs: number },
+  readiness: ConnectReadiness,
 ): void {
   setState(store, now, state, errorCode);
   store.pending =
@@ -108,7 +125,7 @@ export function forceState(
       : state === 'DISCONNECTING'
         ? { to: 'DISCONNECTED', at: now + delays.disconnectDelayMs }
         : undefined;
-  advanceStore(store, now);
+  advanceStore(store, now, readiness);
 }
 
 function takeConnectOutcome(store: StoreRecord): ConnectionErrorCode | undefined {

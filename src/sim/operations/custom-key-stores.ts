@@ -2,10 +2,14 @@
  * CreateCustomKeyStore, DescribeCustomKeyStores, ConnectCustomKeyStore, DisconnectCustomKeyStore,
  * UpdateCustomKeyStore and DeleteCustomKeyStore, with KMS's parameter rules per store type and the
  * state-acceptance table of KMS-FACTS.md. State rules use the store's true state; only
- * DescribeCustomKeyStores shows the eventually consistent one. No XKS proxy or CloudHSM cluster is
- * ever contacted.
+ * DescribeCustomKeyStores shows the eventually consistent one. Creation and update contact no
+ * cluster or proxy (a store naming a cluster the partition lacks gets a healthy one, see
+ * cloudhsm-clusters.ts); a connect refuses a CloudHSM key store whose cluster is not ACTIVE, and
+ * is decided by the backing cluster or proxy when it comes due (connect-readiness.ts).
  */
 import { z } from 'zod';
+import { ensureCluster } from '../cloudhsm-clusters';
+import { clusterNotActive } from '../connect-readiness';
 import { STORE_TYPES, XKS_CONNECTIVITY_TYPES, type StoreRecord, type XksSettings } from '../model';
 import { paginate } from '../paging';
 import { KmsError } from '../protocol';
@@ -190,6 +194,7 @@ export const createCustomKeyStore = defineOperation(createSchema, (sim, input) =
   if (store.xks) assertXksFree(state, store.xks);
   store.seq = state.takeSeq();
   state.stores.set(store.id, store);
+  if (store.cloudHsm) ensureCluster(state.clusters, store.cloudHsm.clusterId, sim.arn.region, now);
   sim.storeChanged(store);
   return { CustomKeyStoreId: store.id };
 });
@@ -247,7 +252,17 @@ export const connectCustomKeyStore = defineOperation(storeIdRequestSchema, (sim,
     'ConnectCustomKeyStore',
     store.state === 'FAILED' ? ': disconnect a FAILED store first, then connect it' : '',
   );
-  startConnect(store, sim.now(), sim.timingsOf(store).connectDelayMs);
+  // A pending injected outcome decides the connect whatever the cluster is like.
+  const inactive =
+    store.state === 'DISCONNECTED' && !store.connectOutcome && clusterNotActive(sim.state.clusters, store);
+  if (inactive) {
+    throw new KmsError(
+      'CloudHsmClusterNotActiveException',
+      `The CloudHSM cluster ${inactive.clusterId} associated with custom key store ${store.id} is not active ` +
+        `(its state is ${inactive.state}). Initialize and activate the cluster and try the request again.`,
+    );
+  }
+  startConnect(store, sim.now(), sim.timingsOf(store).connectDelayMs, sim.readiness);
   sim.storeChanged(store);
   return {};
 });
@@ -320,6 +335,7 @@ export const updateCustomKeyStore = defineOperation(updateSchema, (sim, input) =
   store.name = name;
   store.cloudHsm = cloudHsm;
   store.xks = xks;
+  if (cloudHsm) ensureCluster(sim.state.clusters, cloudHsm.clusterId, sim.arn.region, sim.now());
   sim.persist();
   return {};
 });
