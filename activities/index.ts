@@ -2,15 +2,21 @@
  * `createActivities(deps)`: the one place activities get their clients. Workflows see only the
  * type of the returned object (`proxyActivities<Activities>`), never the implementations.
  */
+import { cloudWatchClientProvider, type CloudWatchClientProvider } from '../src/gates/cloudwatch';
+import { NO_GATES_CONFIG, type GatesConfig } from '../src/gates/config';
+import { createGateActivities } from './gates';
 import type { AuditSink } from '../src/audit/sink';
 import type { CallerAccountProvider } from '../src/kms/caller-account';
 import type { KmsClientProvider } from '../src/kms/client';
 import type { KmsCallGate } from '../src/kms/rate-limit';
+import { cloudHsmClientProvider, type CloudHsmClientProvider } from '../src/probes/cloudhsm-cluster';
+import { NO_XKS_PROXIES, type XksProxies } from '../src/probes/xks-proxies';
 import type { WebhookControllers } from '../src/traffic/webhook-controllers';
 import { createAuditActivities } from './audit';
 import { createFleetActivities } from './fleet';
 import { createHealthActivities } from './health';
 import { createKeyStoreActivities } from './keystore';
+import { createProbeActivities } from './probes';
 import type { SharedDescribePoller } from './shared-poller';
 import { createTrafficActivities } from './traffic';
 
@@ -33,6 +39,14 @@ export interface ActivityDeps {
   readonly defaultRegion: string;
   /** The traffic controllers the webhook provider may call, and their secrets (the worker's configuration). */
   readonly webhookControllers: WebhookControllers;
+  /** The XKS proxy credentials readiness probes may sign with (default: none configured). */
+  readonly xksProxies?: XksProxies | undefined;
+  /** CloudHSM v2 clients for the `cloudHsmCluster` probe (default: the SDK's endpoints and credentials). */
+  readonly cloudHsm?: CloudHsmClientProvider | undefined;
+  /** The Prometheus sources and HTTP gates requests may name (default: none configured). */
+  readonly gatesConfig?: GatesConfig | undefined;
+  /** CloudWatch clients for alarm gates (default: the SDK's endpoints and credentials). */
+  readonly cloudWatch?: CloudWatchClientProvider | undefined;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -41,6 +55,15 @@ export function createActivities(deps: ActivityDeps) {
     ...createFleetActivities(deps),
     ...createTrafficActivities(deps),
     ...createHealthActivities(deps),
+    ...createGateActivities({
+      gatesConfig: deps.gatesConfig ?? NO_GATES_CONFIG,
+      cloudWatch: deps.cloudWatch ?? cloudWatchClientProvider(),
+    }),
+    ...createProbeActivities({
+      ...deps,
+      xksProxies: deps.xksProxies ?? NO_XKS_PROXIES,
+      cloudHsm: deps.cloudHsm ?? cloudHsmClientProvider(),
+    }),
     ...createAuditActivities(deps),
     /** The Region a request without one runs in: the worker's. */
     async defaultRegion(): Promise<string> {

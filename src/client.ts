@@ -237,7 +237,8 @@ export class MaintenanceClient {
     );
   }
 
-  endWindowNow(storeIdOrWorkflowId: string, args: { by: string }): Promise<WindowAnswer> {
+  /** `force`: connect now although the readiness probes say not ready (only while the run waits for them). */
+  endWindowNow(storeIdOrWorkflowId: string, args: { by: string; force?: boolean }): Promise<WindowAnswer> {
     return this.update('endWindowNow', () =>
       this.handle(storeIdOrWorkflowId).executeUpdate(endWindowNowUpdate, { args: [args] }),
     );

@@ -4,6 +4,10 @@
  * typed client. Used by `keystore-maint demo`, the history recorder and the benchmarks; it stops
  * everything it started, in reverse order.
  */
+import { cloudWatchClientProvider } from './gates/cloudwatch';
+import { gatesConfigFromEnvironment } from './gates/config';
+import { cloudHsmClientProvider } from './probes/cloudhsm-cluster';
+import { xksProxiesFromEnvironment, type XksProxies } from './probes/xks-proxies';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { JsonlAuditSink, type AuditKey } from './audit';
@@ -35,6 +39,8 @@ export interface LocalStackOptions {
   readonly kmsBudget?: MaintenanceWorkerOptions['kmsBudget'];
   /** Default: the process environment's configuration. */
   readonly webhookControllers?: WebhookControllers;
+  /** The XKS proxy credentials the worker's readiness probes sign with. */
+  readonly xksProxies?: XksProxies;
 }
 
 export interface LocalStack {
@@ -74,6 +80,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         auditSink,
         defaultRegion: LOCAL_REGION,
         webhookControllers: options.webhookControllers ?? webhookControllersFromEnvironment(),
+        xksProxies: options.xksProxies ?? xksProxiesFromEnvironment(),
+        gatesConfig: gatesConfigFromEnvironment(),
+        cloudWatch: cloudWatchClientProvider({
+          endpoint: sim.url,
+          stsEndpoint: sim.url,
+          credentials: LOCAL_CREDENTIALS,
+        }),
+        cloudHsm: cloudHsmClientProvider({
+          endpoint: sim.url,
+          stsEndpoint: sim.url,
+          credentials: LOCAL_CREDENTIALS,
+        }),
       },
       ...(options.workerTuning ? { tuning: options.workerTuning } : {}),
       ...(options.kmsBudget ? { kmsBudget: options.kmsBudget } : {}),

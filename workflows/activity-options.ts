@@ -123,7 +123,52 @@ export function activitiesFor(request: ResolvedMaintenanceRequest, safe = true) 
       ...kmsCall(2 * 60_000),
       retry: { ...KMS_RETRY, maximumAttempts: 5 },
     }),
+    /** One check of every gate, each with its own timeout (src/gates). */
+    gate: proxyActivities<Activities>({
+      startToCloseTimeout: GATE_CHECK_MS,
+      scheduleToCloseTimeout: 5 * GATE_CHECK_MS,
+      retry: { ...KMS_RETRY, maximumAttempts: 3 },
+    }),
+    /** Checks the gates until open, a changed answer or `untilMs`: a read, abandoned at once when cancelled. */
+    awaitGates: (untilMs: number) => {
+      const overallMs =
+        Math.max(0, untilMs - Date.now()) + (request.gates?.checkEveryMs ?? 60_000) + 2 * GATE_CHECK_MS;
+      return proxyActivities<Activities>({
+        startToCloseTimeout: overallMs,
+        scheduleToCloseTimeout: overallMs + 3 * GATE_CHECK_MS,
+        // The wait beats every few seconds, also while a check is under way.
+        heartbeatTimeout: '30 seconds',
+        retry: KMS_RETRY,
+      });
+    },
+    /** One readiness check: a Describe and each probe's own timeout. */
+    probe: proxyActivities<Activities>({
+      startToCloseTimeout: probeCheckMs(request),
+      scheduleToCloseTimeout: 5 * probeCheckMs(request),
+      retry: { ...KMS_RETRY, maximumAttempts: 5 },
+    }),
+    /** Checks until ready, a changed answer or `untilMs`: a read, abandoned at once when cancelled. */
+    awaitReadiness: (untilMs: number) => {
+      const overallMs =
+        Math.max(0, untilMs - Date.now()) +
+        (request.probes?.checkEveryMs ?? 30_000) +
+        2 * probeCheckMs(request);
+      return proxyActivities<Activities>({
+        startToCloseTimeout: overallMs,
+        scheduleToCloseTimeout: overallMs + 5 * probeCheckMs(request),
+        heartbeatTimeout: probeCheckMs(request),
+        retry: KMS_RETRY,
+      });
+    },
   };
+}
+
+/** The longest one check of every gate may take (they run side by side, each bounded). */
+const GATE_CHECK_MS = 90_000;
+
+/** The longest one check may take without a heartbeat: the probe's timeout, plus a Describe. */
+function probeCheckMs(request: ResolvedMaintenanceRequest): number {
+  return (request.probes?.timeoutMs ?? 10_000) + 30_000;
 }
 
 /** Audit batches written in the background (workflows/run-audit.ts). */

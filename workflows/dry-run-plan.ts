@@ -51,7 +51,11 @@ export function dryRunPlan(
     },
     {
       phase: 'RECONNECTING',
-      description: `connect the store (up to ${req.reconnectAttempts} attempts for transient errors)`,
+      description: `${
+        req.probes
+          ? `first ask the readiness probes (${probeNames(req)}) every ${formatDuration(req.probes.checkEveryMs)} and hold the store disconnected until they say ready (at most ${formatDuration(req.maxWindowMs)} from the window's start), then `
+          : ''
+      }connect the store (up to ${req.reconnectAttempts} attempts for transient errors)`,
       kmsOperations: ['ConnectCustomKeyStore'],
     },
     {
@@ -74,6 +78,12 @@ export function dryRunPlan(
       kmsOperations: req.drain.provider === 'alias' ? ['ListAliases', 'UpdateAlias'] : [],
     },
   ];
+}
+
+function probeNames(req: ResolvedMaintenanceRequest): string {
+  return [req.probes?.xksHealth ? 'xksHealth' : '', req.probes?.cloudHsmCluster ? 'cloudHsmCluster' : '']
+    .filter(Boolean)
+    .join(', ');
 }
 
 function describeDrain(req: ResolvedMaintenanceRequest, plan: DrainPlan | undefined): string {

@@ -52,13 +52,17 @@ import {
   type MaintenanceRequest,
   type ResolvedMaintenanceRequest,
 } from '../src/domain/request';
+import type { GateReport } from '../src/domain/gates';
+import type { ReadinessReport } from '../src/domain/probes';
 import type {
   ConnectionErrorReport,
   DrainRecord,
   MaintenanceResult,
   MaintenanceStatus,
   PhaseSpan,
+  GatesStatus,
   PlanStep,
+  ReadinessStatus,
 } from '../src/domain/status';
 import type { DrainPlan } from '../src/domain/traffic';
 import { activitiesFor, setupActivities } from './activity-options';
@@ -156,6 +160,12 @@ class MaintenanceRun {
   private changedSinceObserved = false;
   private connectAttempts = 0;
   private connectionError: ConnectionErrorReport | undefined;
+  /** The readiness probes' answers and wait (requests with `probes` only). */
+  private readiness: { -readonly [K in keyof ReadinessStatus]: ReadinessStatus[K] } | undefined;
+  /** The gates' answers and wait (requests with `gates` only). */
+  private gates: { -readonly [K in keyof GatesStatus]: GatesStatus[K] } | undefined;
+  /** The wait for readiness under way: cancelled by `endWindowNow` with `force`. */
+  private readinessScope: CancellationScope | undefined;
   private message = 'starting';
   private outcome: EndState | undefined;
   /** Why the run is stopping, once it is: later aborts are refused. */
@@ -285,10 +295,26 @@ class MaintenanceRun {
       async (arg) => {
         // Not awaited otherwise: the handler's change must be in place before the next validator.
         if (this.delegating) await this.refuseDelegated('endWindowNow');
-        const by = actorField(
-          'endWindowNow',
-          argumentObject('endWindowNow', arg, '{"by": "alice@example.com"}'),
-        );
+        const args = argumentObject('endWindowNow', arg, '{"by": "alice@example.com"}');
+        const by = actorField('endWindowNow', args);
+        if (args.force === true && this.readiness?.waiting) {
+          const at = iso(Date.now());
+          this.readiness.forced = { by, at };
+          this.audit(
+            'message.endWindowNow',
+            {
+              force: true,
+              readiness: this.readiness.last?.summary,
+              waitingSince: this.readiness.waiting.since,
+            },
+            'ok',
+            by,
+          );
+          this.readinessScope?.cancel();
+          return {
+            windowEndsAt: this.windowEndMs !== undefined ? iso(this.windowEndMs) : at,
+          } satisfies WindowAnswer;
+        }
         const now = Date.now();
         this.windowEndMs = now;
         this.windowVersion++;
@@ -298,8 +324,28 @@ class MaintenanceRun {
       },
       {
         validator: (arg: unknown) => {
-          actorField('endWindowNow', argumentObject('endWindowNow', arg, '{"by": "alice@example.com"}'));
+          const args = argumentObject('endWindowNow', arg, '{"by": "alice@example.com"}');
+          actorField('endWindowNow', args);
+          if (args.force !== undefined && typeof args.force !== 'boolean') {
+            rejectUpdate('endWindowNow: "force" must be true or false');
+          }
           if (this.refusedHere('endWindowNow')) return;
+          if (this.readiness?.waiting) {
+            if (args.force !== true) {
+              rejectUpdate(
+                `endWindowNow: the window is over and the run is holding the store disconnected until its readiness probes say ready (${this.readiness.last?.summary ?? 'not yet answered'}); to connect anyway, send {"by": "…", "force": true}`,
+              );
+            }
+            if (this.readiness.forced) {
+              rejectUpdate(`endWindowNow: already forced by ${this.readiness.forced.by}`);
+            }
+            return;
+          }
+          if (args.force === true) {
+            rejectUpdate(
+              `endWindowNow: "force" applies only while the run waits for its readiness probes before connecting; the run is in ${this.phase}`,
+            );
+          }
           this.rejectUnlessWindowOpen('endWindowNow', 'ended');
         },
       },
@@ -430,6 +476,8 @@ class MaintenanceRun {
       ...(this.trafficRestore ? { trafficRestore: this.trafficRestore } : {}),
       trafficRestored: this.trafficRestored,
       ...(this.connectionError ? { connectionError: this.connectionError } : {}),
+      ...(this.readiness ? { readiness: { ...this.readiness } } : {}),
+      ...(this.gates ? { gates: { ...this.gates } } : {}),
       message: this.message,
       audit: this.auditTrail.report(),
       events: [...this.auditTrail.events],
@@ -664,8 +712,12 @@ class MaintenanceRun {
         'ok',
       );
     }
+    if (this.req.probes) await this.preflightProbes(acts);
     await this.planDrain(acts);
-    if (this.req.dryRun) return this.finishDryRun(snapshot);
+    if (this.req.dryRun) {
+      if (this.req.gates) await this.checkGatesOnce(acts);
+      return this.finishDryRun(snapshot);
+    }
 
     // AWAITING_APPROVAL -------------------------------------------------------------------------
     if (this.req.approval.required && this.approvedBy === undefined) {
@@ -676,6 +728,9 @@ class MaintenanceRun {
       const approved = await condition(() => this.approvedBy !== undefined, this.req.approval.timeoutMs);
       if (!approved) throw new ApprovalTimedOut(this.req.approval.timeoutMs);
     }
+
+    // Gates: the last thing before anything changes ----------------------------------------------
+    if (this.req.gates) await this.passGates(acts);
 
     // DRAINING ----------------------------------------------------------------------------------
     await this.enter('DRAINING', `moving traffic off the store (provider ${this.req.drain.provider})`);
@@ -1029,7 +1084,12 @@ class MaintenanceRun {
     const id = this.req.customKeyStoreId;
     let accepted = 0;
     for (let idle = 0; ;) {
-      await this.enter('RECONNECTING', `ConnectCustomKeyStore (attempt ${accepted + 1} of ${attempts})`);
+      const connecting = `ConnectCustomKeyStore (attempt ${accepted + 1} of ${attempts})`;
+      await this.enter('RECONNECTING', connecting);
+      if (this.req.probes) {
+        await this.awaitReadiness(acts);
+        this.message = connecting;
+      }
       this.connectAttempts++;
       try {
         this.changing();
@@ -1169,6 +1229,191 @@ class MaintenanceRun {
           'info',
         );
       }
+    }
+  }
+
+  private gateInput() {
+    const gates = this.req.gates;
+    if (!gates) throw new Error('gates used without gates in the request');
+    return { ...this.ref, workflowId: this.info.workflowId, runId: this.info.runId, gates };
+  }
+
+  private recordGates(report: GateReport, action: string, outcome: AuditOutcome): void {
+    this.gates = { ...this.gates, last: report };
+    this.audit(action, { open: report.open, summary: report.summary, gates: report.gates }, outcome);
+  }
+
+  /** A dry run asks the gates once and says what they answered; it neither waits nor refuses. */
+  private async checkGatesOnce(acts: Acts): Promise<void> {
+    const report = await acts.gate.checkGates(this.gateInput());
+    this.recordGates(report, 'gate.checked', report.open ? 'ok' : 'info');
+  }
+
+  /**
+   * Before the drain: every gate must be open. Blocked, the run refuses (`onBlocked: "refuse"`)
+   * or waits up to `waitUpTo`, re-checking every `checkEvery`, and refuses when that runs out. A
+   * refusal ends the run FAILED (`GateBlocked`) with nothing changed; an abort or a cancellation
+   * while it waits ends it CANCELLED, likewise.
+   */
+  private async passGates(acts: Acts): Promise<void> {
+    const gates = this.req.gates;
+    if (!gates) return;
+    const input = this.gateInput();
+    const id = this.req.customKeyStoreId;
+    let report = await acts.gate.checkGates(input);
+    this.recordGates(
+      report,
+      'gate.checked',
+      report.open ? 'ok' : gates.onBlocked === 'refuse' ? 'refused' : 'info',
+    );
+    if (report.open) return;
+    if (gates.onBlocked === 'refuse') {
+      throw ApplicationFailure.nonRetryable(
+        `a gate is blocked, so ${id} was not touched: ${report.summary}. Start again when it clears, or let the run wait ("gates": {"onBlocked": "wait"})`,
+        FAILURE_TYPES.gateBlocked,
+        { summary: report.summary },
+      );
+    }
+    const since = iso(Date.now());
+    const untilMs = Date.now() + gates.waitUpToMs;
+    this.gates = { ...this.gates, waiting: { since, until: iso(untilMs) } };
+    try {
+      for (;;) {
+        this.message = `waiting for the gates before draining (at most until ${iso(untilMs)}): ${report.summary}`;
+        if (Date.now() >= untilMs) {
+          this.recordGates(report, 'gate.timedOut', 'refused');
+          throw ApplicationFailure.nonRetryable(
+            `a gate stayed blocked for ${formatDuration(gates.waitUpToMs)} (waitUpTo), so ${id} was not touched: ${report.summary}`,
+            FAILURE_TYPES.gateBlocked,
+            { summary: report.summary },
+          );
+        }
+        const lastSummary = report.summary;
+        report = await acts
+          .awaitGates(untilMs)
+          .awaitGatesOpen({ ...input, untilMs, checkEveryMs: gates.checkEveryMs, lastSummary });
+        if (report.open) {
+          this.recordGates(report, 'gate.opened', 'ok');
+          break;
+        }
+        if (report.summary !== lastSummary) this.recordGates(report, 'gate.checked', 'info');
+        else this.gates = { ...this.gates, last: report };
+      }
+    } finally {
+      const { waiting: _waiting, ...rest } = this.gates;
+      this.gates = rest;
+    }
+  }
+
+  /**
+   * The baseline in PREFLIGHT. A probe that could not be asked (no credential on the worker, the
+   * wrong probe for the store's type) refuses the run: the same probe would block the reconnect.
+   * A store that is not ready is refused unless `allowUnhealthyAtStart` (then it is audited).
+   */
+  private async preflightProbes(acts: Acts): Promise<void> {
+    const probes = this.req.probes;
+    if (!probes) return;
+    const report = await acts.probe.probeReadiness({ ...this.ref, probes });
+    this.readiness = { ...this.readiness, preflight: report };
+    const broken = report.probes.filter((p) => p.status === 'error');
+    this.audit(
+      'probe.preflight',
+      { ready: report.ready, summary: report.summary, probes: report.probes },
+      report.ready ? 'ok' : broken.length || !probes.allowUnhealthyAtStart ? 'refused' : 'info',
+    );
+    if (report.ready) return;
+    const id = this.req.customKeyStoreId;
+    if (broken.length) {
+      throw ApplicationFailure.nonRetryable(
+        `${id}: a readiness probe cannot be asked, so the reconnect could not be checked either: ${broken.map((p) => p.summary).join('; ')}`,
+        FAILURE_TYPES.preflightRefused,
+      );
+    }
+    if (!probes.allowUnhealthyAtStart) {
+      throw ApplicationFailure.nonRetryable(
+        `${id} is not ready (${report.summary}); taking it down now could leave it unable to reconnect. Fix it first, or set "probes": {"allowUnhealthyAtStart": true} to take it down anyway`,
+        FAILURE_TYPES.preflightRefused,
+      );
+    }
+  }
+
+  /**
+   * Before every connect: while the probes say the store is not ready, hold it disconnected and
+   * wait — never connect into a known-bad proxy or cluster, which ends FAILED and costs another
+   * disconnect and connect to undo. Bounded by `maxWindow` from the window's start; past that the
+   * run ends NEEDS_ATTENTION with the probes' evidence and the store untouched. `endWindowNow`
+   * with `force` connects anyway.
+   */
+  private async awaitReadiness(acts: Acts): Promise<void> {
+    const probes = this.req.probes;
+    if (!probes || !this.safe || this.readiness?.forced) return;
+    const start = this.windowStartMs ?? Date.now();
+    const untilMs = start + this.req.maxWindowMs;
+    const input = { ...this.ref, probes };
+    let report: ReadinessReport = await acts.probe.probeReadiness(input);
+    this.readiness = { ...this.readiness, last: report };
+    if (report.ready) {
+      this.audit('probe.ready', { summary: report.summary, probes: report.probes }, 'ok');
+      return;
+    }
+    const since = iso(Date.now());
+    const id = this.req.customKeyStoreId;
+    this.readiness = { ...this.readiness, waiting: { since, until: iso(untilMs) } };
+    this.audit(
+      'probe.notReady',
+      { summary: report.summary, probes: report.probes, waitUntil: iso(untilMs) },
+      'info',
+    );
+    try {
+      for (;;) {
+        this.message = `holding ${id} disconnected until it is ready to connect (at most until ${iso(untilMs)}): ${report.summary}`;
+        if (Date.now() >= untilMs) {
+          this.audit(
+            'probe.timedOut',
+            { summary: report.summary, probes: report.probes, since, until: iso(untilMs) },
+            'failed',
+          );
+          throw new StoreNotBack(
+            `${id} was not ready to connect by ${iso(untilMs)} (maxWindow from the window's start), so it was not connected: ${report.summary}. It stays DISCONNECTED; when the cause is fixed, connect it (ConnectCustomKeyStore) or run again with "allowAlreadyDisconnected": true`,
+          );
+        }
+        const scope = new CancellationScope();
+        this.readinessScope = scope;
+        const lastSummary = report.summary;
+        try {
+          report = await scope.run(() =>
+            acts.awaitReadiness(untilMs).awaitReadiness({ ...input, untilMs, lastSummary }),
+          );
+        } catch (err) {
+          if (this.readiness.forced && isCancellation(err)) break;
+          throw err;
+        } finally {
+          this.readinessScope = undefined;
+        }
+        this.readiness = { ...this.readiness, last: report };
+        if (report.ready) {
+          this.audit(
+            'probe.ready',
+            { summary: report.summary, probes: report.probes, waitedSince: since },
+            'ok',
+          );
+          break;
+        }
+        if (report.summary !== lastSummary) {
+          this.audit('probe.notReady', { summary: report.summary, probes: report.probes }, 'info');
+        }
+      }
+    } finally {
+      const { waiting: _waiting, ...rest } = this.readiness;
+      this.readiness = rest;
+    }
+    if (this.readiness.forced) {
+      this.audit(
+        'probe.forced',
+        { summary: report.summary, probes: report.probes, waitedSince: since },
+        'info',
+        this.readiness.forced.by,
+      );
     }
   }
 

@@ -23,6 +23,11 @@ export interface ExtendWindowArgs {
 }
 export interface EndWindowNowArgs {
   readonly by: string;
+  /**
+   * While the run waits for its readiness probes before connecting: connect anyway. The window
+   * must already be over; it is audited with the probes' last answer.
+   */
+  readonly force?: boolean;
 }
 export interface WindowAnswer {
   readonly windowEndsAt: string;

@@ -31,6 +31,7 @@ export function statusLines(status: MaintenanceStatus, nowMs: number = Date.now(
     lines.push(printable`  ${status.connectionError.code}: ${status.connectionError.meaning}`);
     lines.push(printable`  next step: ${status.connectionError.action}`);
   }
+  lines.push(...readinessLines(status));
   const audit = auditLine(status.audit);
   if (audit) lines.push(`  ${audit}`);
   lines.push('  timeline:');
@@ -38,6 +39,27 @@ export function statusLines(status: MaintenanceStatus, nowMs: number = Date.now(
     lines.push(
       `    ${terminalText(span.phase, { singleLine: true }).padEnd(22)} ${printable`${span.startedAt}`}${span.endedAt ? printable` → ${span.endedAt}` : ' (now)'}`,
     );
+  }
+  return lines;
+}
+
+/** What the readiness probes said last, and whether the run holds the store for them. */
+function readinessLines(status: MaintenanceStatus): string[] {
+  const readiness = status.readiness;
+  if (!readiness) return [];
+  const latest = readiness.last ?? readiness.preflight;
+  const lines: string[] = [];
+  if (readiness.waiting) {
+    lines.push(
+      printable`  readiness: NOT READY since ${readiness.waiting.since}; holding the store disconnected until ${readiness.waiting.until} (connect anyway: keystore-maint end-window --force)`,
+    );
+  } else if (readiness.forced) {
+    lines.push(printable`  readiness: connect forced by ${readiness.forced.by} at ${readiness.forced.at}`);
+  }
+  if (latest) {
+    lines.push(printable`  probes (${latest.checkedAt}): ${latest.ready ? 'ready' : 'not ready'}`);
+    for (const probe of latest.probes)
+      lines.push(printable`    ${probe.probe} ${probe.status}: ${probe.summary}`);
   }
   return lines;
 }

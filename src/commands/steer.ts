@@ -52,12 +52,22 @@ export function registerSteer(program: Command): void {
   program.addCommand(
     steer(
       'end-window',
-      'End the maintenance window now; the store is reconnected',
+      'End the maintenance window now; the store is reconnected (with --force: connect although the readiness probes say not ready)',
       'keystore-maint end-window cks-1234567890abcdef0',
-      (c) => c,
-      async (client, id, by) => {
-        const answer = await client.endWindowNow(id, { by });
-        return { text: printable`window ended at ${answer.windowEndsAt}; reconnecting`, answer };
+      (c) =>
+        c.option(
+          '--force',
+          'only while the run holds the store until its readiness probes say ready: connect anyway (audited)',
+        ),
+      async (client, id, by, opts) => {
+        const force = opts.force === true;
+        const answer = await client.endWindowNow(id, { by, ...(force ? { force } : {}) });
+        return {
+          text: force
+            ? 'forced: connecting without waiting for the readiness probes'
+            : printable`window ended at ${answer.windowEndsAt}; reconnecting`,
+          answer,
+        };
       },
     ),
   );

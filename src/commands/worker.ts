@@ -1,4 +1,7 @@
 import type { Command } from 'commander';
+import { GatesConfigError, gatesConfigFromEnvironment } from '../gates/config';
+import { cloudHsmClientProvider, cloudHsmOptionsFromEnvironment } from '../probes/cloudhsm-cluster';
+import { XksProxyConfigError, xksProxiesFromEnvironment } from '../probes/xks-proxies';
 import {
   AuditConfigError,
   allowPrivilegedWriterFromEnv,
@@ -77,6 +80,16 @@ export function registerWorker(program: Command): void {
         if (err instanceof AuditConfigError) throw new CliError(err.message);
         throw err;
       }
+      let xksProxies;
+      let gatesConfig;
+      try {
+        xksProxies = xksProxiesFromEnvironment();
+        gatesConfig = gatesConfigFromEnvironment();
+      } catch (err) {
+        if (err instanceof XksProxyConfigError || err instanceof GatesConfigError)
+          throw new CliError(err.message);
+        throw err;
+      }
       const connection = await connectWorkerConnection(settings);
       try {
         const worker = await createMaintenanceWorker({
@@ -89,6 +102,9 @@ export function registerWorker(program: Command): void {
             auditSink,
             defaultRegion: region,
             webhookControllers: webhookControllersFromEnvironment(),
+            xksProxies,
+            gatesConfig,
+            cloudHsm: cloudHsmClientProvider(cloudHsmOptionsFromEnvironment()),
           },
           ...(bundle ? { workflowBundlePath: bundle } : {}),
           kmsBudget,

@@ -10,6 +10,8 @@ export const FAILURE_TYPES = {
   keyStoreNotFound: 'KeyStoreNotFound',
   /** Preflight refused to start (store already disconnected, FAILED, unsupported, canary key not in store). */
   preflightRefused: 'PreflightRefused',
+  /** A gate (CloudWatch alarm, Prometheus alert, HTTP gate) was blocked: nothing was changed. */
+  gateBlocked: 'GateBlocked',
   /** The store reached FAILED while we waited for CONNECTED; details carry the ConnectionErrorCode. */
   connectFailed: 'KeyStoreConnectFailed',
   /** The store did not reach the awaited state before the timeout. */
@@ -48,6 +50,7 @@ export const NON_RETRYABLE_FAILURE_TYPES: readonly string[] = [
   FAILURE_TYPES.invalidRequest,
   FAILURE_TYPES.keyStoreNotFound,
   FAILURE_TYPES.preflightRefused,
+  FAILURE_TYPES.gateBlocked,
   FAILURE_TYPES.connectFailed,
   FAILURE_TYPES.accessDenied,
   FAILURE_TYPES.executionRoleNotAssumable,

@@ -16,6 +16,8 @@ import { durationSchema } from './duration-schema';
 import { freeTextProblem } from './free-text';
 import { drainSpecSchema, legacyDrainSpecSchema, type DrainSpec } from './traffic';
 import { locationOf, type StoreLocation } from './location';
+import { gatesSchema, resolveGates, type ResolvedGates } from './gates';
+import { probesSchema, resolveProbes, type ResolvedProbes } from './probes';
 
 export type { DrainSpec } from './traffic';
 export type { StoreLocation } from './location';
@@ -155,6 +157,10 @@ export const maintenanceRequestSchema = () =>
     confirmSettle: duration(LIMITS.confirmSettle).optional(),
     dryRun: z.boolean().optional(),
     allowAlreadyDisconnected: z.boolean().optional(),
+    /** Readiness probes before the store is taken down and before it is connected (docs/probes.md). */
+    probes: probesSchema().optional(),
+    /** Conditions checked before traffic is drained: alarms, alerts, HTTP gates (docs/probes.md). */
+    gates: gatesSchema().optional(),
   });
 
 /**
@@ -189,6 +195,10 @@ export interface ResolvedMaintenanceRequest {
   readonly confirmSettleMs: number;
   readonly dryRun: boolean;
   readonly allowAlreadyDisconnected: boolean;
+  /** Absent: no probes (a run connects as soon as its window ends). */
+  readonly probes?: ResolvedProbes;
+  /** Absent: no gates. */
+  readonly gates?: ResolvedGates;
 }
 
 export type ValidationResult =
@@ -292,6 +302,8 @@ export function validateMaintenanceRequest(
       confirmSettleMs: r.confirmSettle ?? LIMITS.confirmSettle.default,
       dryRun: r.dryRun ?? false,
       allowAlreadyDisconnected: r.allowAlreadyDisconnected ?? false,
+      ...(r.probes ? { probes: resolveProbes(r.probes) } : {}),
+      ...(r.gates ? { gates: resolveGates(r.gates) } : {}),
     },
   };
 }

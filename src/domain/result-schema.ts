@@ -35,6 +35,54 @@ export const connectionErrorReportSchema = z.object({
   action: z.string().meta({ description: 'What the operator should do next.' }),
 });
 
+const readinessReportSchema = z.object({
+  ready: z.boolean(),
+  checkedAt: timestampSchema,
+  summary: z.string(),
+  probes: z.array(
+    z.object({
+      probe: z.enum(['xksHealth', 'cloudHsmCluster']),
+      status: z.enum(['healthy', 'unhealthy', 'unreachable', 'error']),
+      summary: z.string(),
+      evidence: record,
+    }),
+  ),
+});
+
+export const readinessStatusSchema = z
+  .object({
+    preflight: readinessReportSchema.optional(),
+    last: readinessReportSchema.optional(),
+    waiting: z.object({ since: timestampSchema, until: timestampSchema }).optional(),
+    forced: z.object({ by: z.string(), at: timestampSchema }).optional(),
+  })
+  .meta({
+    description: 'What the readiness probes said (docs/probes.md); present when the request has probes.',
+  });
+
+export const gatesStatusSchema = z
+  .object({
+    last: z
+      .object({
+        open: z.boolean(),
+        checkedAt: timestampSchema,
+        summary: z.string(),
+        gates: z.array(
+          z.object({
+            kind: z.enum(['cloudWatchAlarms', 'prometheus', 'http']),
+            name: z.string(),
+            open: z.boolean(),
+            evidence: record,
+            reason: z.string(),
+            error: z.string().optional(),
+          }),
+        ),
+      })
+      .optional(),
+    waiting: z.object({ since: timestampSchema, until: timestampSchema }).optional(),
+  })
+  .meta({ description: 'What the gates said before the drain; present when the request has gates.' });
+
 export const drainPlanSchema = z.discriminatedUnion('provider', [
   z.object({ provider: z.literal('none') }),
   z.object({
@@ -141,6 +189,8 @@ export const maintenanceStatusSchema = z.object({
   trafficRestored: z.boolean(),
   trafficRestore: z.object({ restored: z.array(record), leftAlone: z.array(record) }).optional(),
   connectionError: connectionErrorReportSchema.optional(),
+  readiness: readinessStatusSchema.optional(),
+  gates: gatesStatusSchema.optional(),
   message: z.string().meta({ description: 'One line for humans: what is happening, or how the run ended.' }),
   audit: auditReportSchema,
   events: z.array(auditEventSchema),

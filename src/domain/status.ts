@@ -2,6 +2,8 @@
  * What a run reports about itself: the `status` query's answer while it runs, and (with its
  * outcome) the result when it ends.
  */
+import type { GateReport } from './gates';
+import type { ReadinessReport } from './probes';
 import type { AuditEvent } from './audit-event';
 import type { ConnectionState, KeyStoreType } from './connection-state';
 import type { EndState, RunPhase } from './phases';
@@ -101,6 +103,10 @@ export interface MaintenanceStatus {
     readonly leftAlone: readonly Readonly<Record<string, unknown>>[];
   };
   readonly connectionError?: ConnectionErrorReport;
+  /** The readiness probes' answers, when the request has `probes` (docs/probes.md). */
+  readonly readiness?: ReadinessStatus;
+  /** The gates' answers, when the request has `gates`. */
+  readonly gates?: GatesStatus;
   /** One line for humans: what is happening, or how the run ended and what to do. */
   readonly message: string;
   readonly audit: AuditReport;
@@ -111,4 +117,23 @@ export interface MaintenanceResult extends MaintenanceStatus {
   readonly outcome: EndState;
   /** For a dry run: what a real run would do. */
   readonly plan?: readonly PlanStep[];
+}
+
+/** What the readiness probes said, and whether the run is waiting for them before a connect. */
+export interface ReadinessStatus {
+  /** The baseline, asked in PREFLIGHT. */
+  readonly preflight?: ReadinessReport;
+  /** The latest answer before a connect. */
+  readonly last?: ReadinessReport;
+  /** Set while the run holds the store disconnected until the probes say ready (or `until`). */
+  readonly waiting?: { readonly since: string; readonly until: string };
+  /** An operator connected without waiting (`endWindowNow` with `force`). */
+  readonly forced?: { readonly by: string; readonly at: string };
+}
+
+/** What the gates said before the drain, and whether the run is waiting for them. */
+export interface GatesStatus {
+  readonly last?: GateReport;
+  /** Set while a blocked gate holds the run (`onBlocked: "wait"`), until `until`. */
+  readonly waiting?: { readonly since: string; readonly until: string };
 }

@@ -46,7 +46,13 @@ export const extendWindowArgumentSchema = z.object({
     }),
 });
 
-export const endWindowNowArgumentSchema = z.object({ by });
+export const endWindowNowArgumentSchema = z.object({
+  by,
+  force: z.boolean().optional().meta({
+    description:
+      'Connect now even though the readiness probes say the store is not ready (only while the run waits for them; audited).',
+  }),
+});
 
 /** The answer of extendWindow and endWindowNow. */
 export const windowAnswerSchema = z.object({

@@ -112,13 +112,34 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-/** `kms:<Name>` for every `new <Name>Command(` in activities/. */
+/** The IAM service prefix of each AWS SDK client the worker uses. */
+const SERVICE_OF_CLIENT: Readonly<Record<string, string>> = {
+  '@aws-sdk/client-kms': 'kms',
+  '@aws-sdk/client-cloudhsm-v2': 'cloudhsm',
+  '@aws-sdk/client-cloudwatch': 'cloudwatch',
+};
+
+/** Where the worker's AWS calls are made: activities, readiness probes and gates. */
+const CALLING_DIRS = ['activities', join('src', 'probes'), join('src', 'gates')];
+
+/**
+ * `<service>:<Name>` for every `new <Name>Command(` the worker makes, the service read from the
+ * client package the command is imported from.
+ */
 function kmsActionsCalledByActivities(): ReadonlyMap<string, readonly string[]> {
   const actions = new Map<string, string[]>();
-  for (const file of sourceFiles(join(root, 'activities'))) {
+  for (const file of CALLING_DIRS.flatMap((dir) => sourceFiles(join(root, dir)))) {
     const text = readFileSync(file, 'utf8');
+    const serviceOf = new Map<string, string>();
+    for (const imported of text.matchAll(/import\s*(?:type\s*)?\{([^}]*)\}\s*from\s*'([^']+)'/g)) {
+      const service = SERVICE_OF_CLIENT[imported[2] ?? ''];
+      if (!service) continue;
+      for (const name of (imported[1] ?? '').split(',')) serviceOf.set(name.trim(), service);
+    }
     for (const match of text.matchAll(/\bnew\s+([A-Z][A-Za-z0-9]*)Command\s*\(/g)) {
-      const action = `kms:${match[1]}`;
+      const service = serviceOf.get(`${match[1]}Command`);
+      expect(service, `${match[1]}Command in ${file}: imported from which AWS SDK client?`).toBeDefined();
+      const action = `${service}:${match[1]}`;
       const where = actions.get(action) ?? [];
       where.push(file.slice(root.length + 1));
       actions.set(action, where);
@@ -148,7 +169,7 @@ describe('docs/iam-policy.json: least privilege for the worker', () => {
 
   it('grants no wildcard action', () => {
     for (const action of granted) {
-      expect(action).toMatch(/^kms:[A-Z][A-Za-z]+$/);
+      expect(action).toMatch(/^(kms|cloudhsm|cloudwatch):[A-Z][A-Za-z]+$/);
       expect(action).not.toContain('*');
     }
   });
@@ -159,6 +180,8 @@ describe('docs/iam-policy.json: least privilege for the worker', () => {
       'kms:DescribeCustomKeyStores',
       'kms:DisconnectCustomKeyStore',
       'kms:ConnectCustomKeyStore',
+      'cloudhsm:DescribeClusters',
+      'cloudwatch:DescribeAlarms',
     ]) {
       expect([...called.keys()]).toContain(action);
     }
@@ -187,6 +210,8 @@ describe('docs/iam-policy.json: least privilege for the worker', () => {
       'kms:DisconnectCustomKeyStore',
       'kms:ConnectCustomKeyStore',
       'kms:ListAliases',
+      // CloudHSM's Describe actions do not support resource-level permissions either.
+      'cloudhsm:DescribeClusters',
     ]);
     for (const statement of statements) {
       if (!list(statement.Resource).includes('*')) continue;

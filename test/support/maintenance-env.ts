@@ -3,6 +3,10 @@
  * server, a fresh KMS simulator on a free port, and a real worker on a task queue of its own,
  * talking to the simulator through the real `@aws-sdk/client-kms`.
  */
+import { cloudWatchClientProvider } from '../../src/gates/cloudwatch';
+import type { GatesConfig } from '../../src/gates/config';
+import { cloudHsmClientProvider } from '../../src/probes/cloudhsm-cluster';
+import type { XksProxies } from '../../src/probes/xks-proxies';
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { inject } from 'vitest';
@@ -69,6 +73,10 @@ export interface MaintenanceEnv {
 export interface MaintenanceEnvOptions {
   /** The traffic controllers the worker may call (test/support/traffic-controller.ts). */
   readonly webhookControllers?: WebhookControllers;
+  /** The XKS proxy credentials the worker's readiness probes sign with. */
+  readonly xksProxies?: XksProxies;
+  /** The Prometheus sources and HTTP gates the worker knows. */
+  readonly gatesConfig?: GatesConfig;
   /** A real sink instead of the in-memory one (events are then in both). */
   readonly auditSink?: AuditSink;
   /** The worker's KMS budget and shared polling (default: as a production worker's). */
@@ -108,6 +116,18 @@ export async function startMaintenanceEnv(
         auditSink: audit,
         defaultRegion: REGION,
         webhookControllers: options.webhookControllers ?? NO_WEBHOOK_CONTROLLERS,
+        ...(options.xksProxies ? { xksProxies: options.xksProxies } : {}),
+        ...(options.gatesConfig ? { gatesConfig: options.gatesConfig } : {}),
+        cloudWatch: cloudWatchClientProvider({
+          endpoint: sim.url,
+          stsEndpoint: sim.url,
+          credentials: TEST_CREDENTIALS,
+        }),
+        cloudHsm: cloudHsmClientProvider({
+          endpoint: sim.url,
+          stsEndpoint: sim.url,
+          credentials: TEST_CREDENTIALS,
+        }),
       },
     });
   let worker = await newWorker();

@@ -1,0 +1,294 @@
+/**
+ * Readiness probes on the real dev server, against the simulator's XKS proxy stand-in and
+ * CloudHSM endpoint, which the simulated KMS also consults when it connects a store. Every
+ * assertion about the store reads the simulator: its state and its call log (was Connect ever
+ * called?), never the run's own belief.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { CreateCustomKeyStoreCommand } from '@aws-sdk/client-kms';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MaintenanceStatus } from '../../src/domain/status';
+import { kmsClientProvider } from '../../src/kms/client';
+import { xksProxies } from '../../src/probes/xks-proxies';
+import { statusQuery, endWindowNowUpdate } from '../../workflows/messages';
+import {
+  REGION,
+  TEST_CREDENTIALS,
+  callsFor,
+  connectedStore,
+  eventually,
+  outcomeOf,
+  rejectionOf,
+  startMaintenanceEnv,
+  type MaintenanceEnv,
+} from '../support/maintenance-env';
+
+const SECRET = randomBytes(32).toString('base64');
+const ACCESS_KEY_ID = 'KEYSTOREMAINTPROBETEST234';
+
+let env: MaintenanceEnv;
+const secretFile = `${process.env.TMPDIR ?? '/tmp'}/xks-probe-secret-${randomUUID()}`;
+
+beforeAll(async () => {
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(secretFile, SECRET);
+  // The worker's credential points at the stand-in; its endpoint is filled in once the simulator runs.
+  const holder: { config?: ReturnType<typeof xksProxies> } = {};
+  env = await startMaintenanceEnv(
+    {},
+    {
+      xksProxies: {
+        get: (name) => holder.config?.get(name),
+        get names() {
+          return holder.config?.names ?? [];
+        },
+      },
+    },
+  );
+  holder.config = xksProxies(
+    {
+      proxies: {
+        'test-xks': { accessKeyId: ACCESS_KEY_ID, secretFile, endpoint: `${env.sim.url}/_xks/${PROXY_HOST}` },
+        'wrong-key': {
+          accessKeyId: 'KEYSTOREMAINTOTHERKEY2345',
+          secretFile,
+          endpoint: `${env.sim.url}/_xks/${PROXY_HOST}`,
+        },
+      },
+    },
+    { allowHttp: true },
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await env?.close();
+});
+
+const PROXY_HOST = `xks-probe-${randomUUID().slice(0, 8)}.example.com`;
+let pathCounter = 0;
+
+/** An external key store whose proxy credential the test (and the worker) knows, CONNECTED. */
+async function xksStore(): Promise<string> {
+  const kms = kmsClientProvider({ endpoint: env.sim.url, credentials: TEST_CREDENTIALS })({ region: REGION });
+  const out = await kms.send(
+    new CreateCustomKeyStoreCommand({
+      CustomKeyStoreName: `xks-${randomUUID().slice(0, 8)}`,
+      CustomKeyStoreType: 'EXTERNAL_KEY_STORE',
+      XksProxyConnectivity: 'PUBLIC_ENDPOINT',
+      XksProxyUriEndpoint: `https://${PROXY_HOST}`,
+      XksProxyUriPath: `/p${++pathCounter}/kms/xks/v1`,
+      XksProxyAuthenticationCredential: { AccessKeyId: ACCESS_KEY_ID, RawSecretAccessKey: SECRET },
+    }),
+  );
+  const id = out.CustomKeyStoreId ?? '';
+  await env.control.patchStore(id, { ConnectionState: 'CONNECTED' });
+  // KMS is eventually consistent, and so is the simulator: wait until Describe shows it.
+  await eventually(
+    async () => (await env.control.getStore(id)).visibleConnectionState === 'CONNECTED',
+    'the new store to read CONNECTED',
+  );
+  return id;
+}
+
+async function status(id: string): Promise<MaintenanceStatus> {
+  return env.temporal.client.workflow.getHandle(`keystore-maint/${REGION}/${id}`).query(statusQuery);
+}
+
+async function connectCalls(id: string) {
+  return (await callsFor(env.control, id)).filter((c) => c.operation === 'ConnectCustomKeyStore');
+}
+
+const allUnavailable = {
+  ekmFleetDetails: [{ healthStatus: 'UNAVAILABLE' as const }, { healthStatus: 'UNAVAILABLE' as const }],
+};
+
+describe('xksHealth before the reconnect', () => {
+  it('holds the store disconnected while the proxy is unhealthy, then connects once when it recovers', async () => {
+    const id = await xksStore();
+    const handle = await env.start({
+      ...env.request(id),
+      window: { duration: '2s' },
+      probes: { xksHealth: { proxy: 'test-xks' }, checkEvery: '1s' },
+    });
+    await eventually(async () => (await status(id)).phase === 'IN_WINDOW', 'IN_WINDOW');
+    await env.control.setXksProxyHealth(id, allUnavailable);
+
+    const waiting = await eventually(async () => {
+      const s = await status(id);
+      return s.readiness?.waiting ? s : undefined;
+    }, 'the run to hold for readiness');
+    expect(waiting.readiness?.last?.probes[0]).toMatchObject({ probe: 'xksHealth', status: 'unhealthy' });
+    expect(waiting.readiness?.last?.summary).toContain('0 of 2 external key managers ACTIVE');
+    expect(waiting.message).toMatch(/holding .* disconnected until it is ready to connect/);
+    // Several checks go by; Connect is never called into the known-bad proxy.
+    await new Promise((resolve) => setTimeout(resolve, 3_500));
+    expect(await connectCalls(id)).toEqual([]);
+    expect((await env.control.getStore(id)).ConnectionState).toBe('DISCONNECTED');
+
+    await env.control.resetXksProxyHealth(id);
+    const result = await outcomeOf(handle);
+    expect(result.outcome).toBe('COMPLETED');
+    // Ground truth: the simulator connected it, after exactly one Connect, and never went FAILED.
+    expect((await env.control.getStore(id)).ConnectionState).toBe('CONNECTED');
+    const connects = await connectCalls(id);
+    expect(connects.map((c) => c.outcome)).toEqual(['ok']);
+    const actions = result.events.map((e) => e.action);
+    expect(actions).toContain('probe.notReady');
+    expect(actions.indexOf('probe.ready')).toBeLessThan(actions.indexOf('kms.connect'));
+    // The health endpoint answered the worker's signed requests (the stand-in verifies SigV4).
+    const health = (await env.control.calls()).filter((c) => c.operation === 'GetHealthStatus');
+    expect(health.length).toBeGreaterThan(2);
+    expect(health.every((c) => c.outcome === 'ok')).toBe(true);
+  }, 90_000);
+
+  it('ends NEEDS_ATTENTION with the evidence, and no Connect, when the proxy never recovers', async () => {
+    const id = await xksStore();
+    const handle = await env.start({
+      ...env.request(id),
+      window: { duration: '1s' },
+      maxWindow: '6s',
+      probes: { xksHealth: { proxy: 'test-xks' }, checkEvery: '1s' },
+    });
+    await eventually(async () => (await status(id)).phase === 'IN_WINDOW', 'IN_WINDOW');
+    await env.control.setXksProxyHealth(id, allUnavailable);
+    const result = await outcomeOf(handle);
+    expect(result.outcome).toBe('NEEDS_ATTENTION');
+    expect(result.message).toMatch(/was not ready to connect by .* so it was not connected/);
+    expect(result.message).toContain('0 of 2 external key managers ACTIVE');
+    expect(result.readiness?.last?.probes[0]?.evidence).toMatchObject({
+      activeEkms: 0,
+      ekmFleetDetails: [{ healthStatus: 'UNAVAILABLE' }, { healthStatus: 'UNAVAILABLE' }],
+    });
+    expect(result.events.map((e) => e.action)).toContain('probe.timedOut');
+    expect(await connectCalls(id)).toEqual([]);
+    const store = await env.control.getStore(id);
+    expect(store.ConnectionState).toBe('DISCONNECTED');
+  }, 90_000);
+
+  it('connects anyway when an operator forces it, and audits who did', async () => {
+    const id = await xksStore();
+    const handle = await env.start({
+      ...env.request(id),
+      window: { duration: '1s' },
+      reconnectAttempts: 1,
+      probes: { xksHealth: { proxy: 'test-xks' }, checkEvery: '1s' },
+    });
+    await eventually(async () => (await status(id)).phase === 'IN_WINDOW', 'IN_WINDOW');
+    await env.control.setXksProxyHealth(id, allUnavailable);
+    await eventually(async () => (await status(id)).readiness?.waiting, 'the run to hold for readiness');
+    const runHandle = env.temporal.client.workflow.getHandle(`keystore-maint/${REGION}/${id}`);
+    expect(await rejectionOf(runHandle.executeUpdate(endWindowNowUpdate, { args: [{ by: 'bob' }] }))).toMatch(
+      /to connect anyway, send .*"force": true/,
+    );
+    await runHandle.executeUpdate(endWindowNowUpdate, { args: [{ by: 'oncall@example.com', force: true }] });
+    const result = await outcomeOf(handle);
+    // Connected into the unhealthy proxy, as the operator chose: the simulator says FAILED.
+    expect((await connectCalls(id)).length).toBeGreaterThan(0);
+    expect(result.outcome).toBe('NEEDS_ATTENTION');
+    expect(result.readiness?.forced?.by).toBe('oncall@example.com');
+    const forced = result.events.find((e) => e.action === 'probe.forced');
+    expect(forced?.actor).toBe('oncall@example.com');
+    expect(result.events.find((e) => e.action === 'message.endWindowNow')?.detail).toMatchObject({
+      force: true,
+    });
+  }, 90_000);
+
+  it('refuses to start a store whose proxy is unhealthy, unless allowUnhealthyAtStart', async () => {
+    const id = await xksStore();
+    await env.control.setXksProxyHealth(id, allUnavailable);
+    const refused = await outcomeOf(
+      await env.start({ ...env.request(id), probes: { xksHealth: { proxy: 'test-xks' } } }),
+    );
+    expect(refused.outcome).toBe('FAILED');
+    expect(refused.message).toMatch(/is not ready .*"allowUnhealthyAtStart": true/);
+    expect(
+      (await callsFor(env.control, id)).filter((c) => c.operation !== 'DescribeCustomKeyStores'),
+    ).toEqual([]);
+
+    const allowed = await env.start({
+      ...env.request(id),
+      probes: { xksHealth: { proxy: 'test-xks' }, allowUnhealthyAtStart: true, checkEvery: '1s' },
+    });
+    await eventually(async () => (await status(id)).readiness?.waiting, 'the hold before the connect');
+    await env.control.resetXksProxyHealth(id);
+    const result = await outcomeOf(allowed);
+    expect(result.outcome).toBe('COMPLETED');
+    expect(result.readiness?.preflight?.ready).toBe(false);
+    expect((await env.control.getStore(id)).ConnectionState).toBe('CONNECTED');
+  }, 90_000);
+
+  it('refuses a credential the store does not use, or one the worker does not have, before touching anything', async () => {
+    const id = await xksStore();
+    const mismatch = await outcomeOf(
+      await env.start({ ...env.request(id), probes: { xksHealth: { proxy: 'wrong-key' } } }),
+    );
+    expect(mismatch.outcome).toBe('FAILED');
+    expect(mismatch.message).toMatch(/UpdateCustomKeyStore/);
+    const missing = await outcomeOf(
+      await env.start({ ...env.request(id), probes: { xksHealth: { proxy: 'nobody' } } }),
+    );
+    expect(missing.message).toMatch(/no XKS proxy credential named "nobody" is configured on the worker/);
+    expect(
+      (await callsFor(env.control, id)).filter((c) => c.operation !== 'DescribeCustomKeyStores'),
+    ).toEqual([]);
+    expect((await env.control.getStore(id)).ConnectionState).toBe('CONNECTED');
+  }, 60_000);
+});
+
+describe('cloudHsmCluster before the reconnect', () => {
+  async function cloudHsmStore(): Promise<{ id: string; clusterId: string; hsms: string[] }> {
+    const id = await connectedStore(env.control, 'AWS_CLOUDHSM');
+    const clusterId = (await env.control.getStore(id)).CloudHsmClusterId ?? '';
+    const cluster = await env.control.getCluster(clusterId);
+    return { id, clusterId, hsms: cluster.Hsms.map((h) => h.HsmId) };
+  }
+
+  it('holds while the cluster has no ACTIVE HSM, then connects once', async () => {
+    const { id, clusterId, hsms } = await cloudHsmStore();
+    const handle = await env.start({
+      ...env.request(id),
+      window: { duration: '2s' },
+      probes: { cloudHsmCluster: { minActiveHsms: 1 }, checkEvery: '1s' },
+    });
+    await eventually(async () => (await status(id)).phase === 'IN_WINDOW', 'IN_WINDOW');
+    for (const hsm of hsms) await env.control.setHsmState(clusterId, hsm, 'DEGRADED');
+    const waiting = await eventually(async () => {
+      const s = await status(id);
+      return s.readiness?.waiting ? s : undefined;
+    }, 'the hold for the cluster');
+    expect(waiting.readiness?.last?.summary).toMatch(/0 of 2 HSMs ACTIVE/);
+    expect(waiting.readiness?.last?.probes[0]?.evidence).toMatchObject({
+      clusterState: 'ACTIVE',
+      activeHsms: 0,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(await connectCalls(id)).toEqual([]);
+
+    await env.control.setHsmState(clusterId, hsms[0] ?? '', 'ACTIVE');
+    const result = await outcomeOf(handle);
+    expect(result.outcome).toBe('COMPLETED');
+    expect((await env.control.getStore(id)).ConnectionState).toBe('CONNECTED');
+    expect((await connectCalls(id)).map((c) => c.outcome)).toEqual(['ok']);
+    // USER_LOGGED_IN and friends cannot be probed: the evidence says so every time.
+    expect(JSON.stringify(result.readiness?.last?.probes[0]?.evidence)).toMatch(/USER_LOGGED_IN/);
+  }, 90_000);
+
+  it('ends NEEDS_ATTENTION, with no Connect, when the cluster never gets an ACTIVE HSM', async () => {
+    const { id, clusterId, hsms } = await cloudHsmStore();
+    const handle = await env.start({
+      ...env.request(id),
+      window: { duration: '1s' },
+      maxWindow: '5s',
+      probes: { cloudHsmCluster: {}, checkEvery: '1s' },
+    });
+    await eventually(async () => (await status(id)).phase === 'IN_WINDOW', 'IN_WINDOW');
+    for (const hsm of hsms) await env.control.setHsmState(clusterId, hsm, 'DELETED');
+    const result = await outcomeOf(handle);
+    expect(result.outcome).toBe('NEEDS_ATTENTION');
+    expect(result.message).toMatch(/0 of 2 HSMs ACTIVE/);
+    expect(await connectCalls(id)).toEqual([]);
+    expect((await env.control.getStore(id)).ConnectionState).toBe('DISCONNECTED');
+    const describeClusters = (await env.control.calls()).filter((c) => c.operation === 'DescribeClusters');
+    expect(describeClusters.length).toBeGreaterThan(2);
+  }, 90_000);
+});
