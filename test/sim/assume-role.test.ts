@@ -61,9 +61,11 @@ describe('AssumeRole', () => {
     expect(out.Credentials?.AccessKeyId).toMatch(/^ASIA[A-Z2-7]{16}$/);
     expect(out.Credentials?.SecretAccessKey).toBeTruthy();
     expect(out.Credentials?.SessionToken).toBeTruthy();
-    const expiresIn = (out.Credentials?.Expiration?.getTime() ?? 0) - started;
-    expect(expiresIn).toBeGreaterThan(3_598_000);
-    expect(expiresIn).toBeLessThanOrEqual(3_600_000);
+    const finished = Date.now();
+    // An hour from when STS answered: between the call's start and its end.
+    const expiresAt = out.Credentials?.Expiration?.getTime() ?? 0;
+    expect(expiresAt - started).toBeGreaterThan(3_598_000);
+    expect(expiresAt).toBeLessThanOrEqual(finished + 3_600_000);
     expect(out.AssumedRoleUser).toEqual({
       AssumedRoleId: `${role?.RoleId ?? ''}:run-42`,
       Arn: `arn:aws:sts::${TARGET}:assumed-role/maintainer/run-42`,
