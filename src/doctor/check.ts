@@ -23,6 +23,8 @@ export const CHECKS = {
   'worker.audit-sink': 'audit sink',
   'worker.audit-key': 'audit key',
   'worker.webhook-controllers': 'webhook controllers',
+  'worker.xks-proxies': 'XKS proxy credentials',
+  'worker.gates': 'gate sources',
   'worker.kms-budget': 'KMS budget',
   'worker.workflow-bundle': 'workflow bundle',
 } as const;

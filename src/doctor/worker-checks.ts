@@ -1,14 +1,17 @@
 /**
  * The worker's own configuration, read as `keystore-maint worker` reads it at start (so `doctor
  * --worker` belongs where the worker runs, with its environment): the audit sink and its key, the
- * webhook traffic controllers and their secrets, the KMS budget and the workflow bundle. Local
+ * webhook traffic controllers and their secrets, the XKS proxy credentials and gate sources, the
+ * KMS budget and the workflow bundle. Local
  * reads only; nothing is written or contacted. Secrets (the key, a database URL, a webhook secret)
  * are never printed: the key by its id only, the database by its table.
  */
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { auditConfigFromEnv, loadAuditKey, requiredAuditKeyFile, type AuditConfig } from '../audit';
+import { GATES_ENV, GATES_FILE_ENV, gatesConfigFromEnvironment } from '../gates/config';
 import { describeKmsBudget, kmsBudgetFromEnvironment } from '../kms/rate-limit';
+import { XKS_PROXIES_ENV, XKS_PROXIES_FILE_ENV, xksProxiesFromEnvironment } from '../probes/xks-proxies';
 import {
   WEBHOOK_CONTROLLERS_ENV,
   WEBHOOK_CONTROLLERS_FILE_ENV,
@@ -131,6 +134,63 @@ function webhookCheck(env: NodeJS.ProcessEnv): CheckResult {
   );
 }
 
+function xksProxiesCheck(env: NodeJS.ProcessEnv): CheckResult {
+  let proxies;
+  try {
+    proxies = xksProxiesFromEnvironment(env);
+  } catch (err) {
+    return result(
+      'worker.xks-proxies',
+      'fail',
+      messageOf(err),
+      `fix ${XKS_PROXIES_FILE_ENV} (or ${XKS_PROXIES_ENV}): {"proxies": {"<name>": {"accessKeyId": "…", "secretFile": "…"}}} (docs/probes.md)`,
+    );
+  }
+  const withoutSecret = proxies.names.flatMap((name) => {
+    const proxy = proxies.get(name);
+    return proxy && proxy.secret() === undefined ? [proxy] : [];
+  });
+  if (withoutSecret.length > 0) {
+    return result(
+      'worker.xks-proxies',
+      'fail',
+      `no secret for ${withoutSecret.map((p) => `"${p.name}" (${p.secretSource} is missing or empty)`).join(', ')}: its xksHealth probes would refuse every run`,
+      'put each credential\'s RawSecretAccessKey where its "secretFile" or "secretEnv" says (docs/probes.md)',
+    );
+  }
+  return result(
+    'worker.xks-proxies',
+    'ok',
+    proxies.names.length > 0
+      ? `${plural(proxies.names.length, 'XKS proxy credential')}: ${proxies.names.join(', ')}`
+      : `none configured: runs with an xksHealth probe are refused (fine when none uses one; ${XKS_PROXIES_FILE_ENV} configures them)`,
+  );
+}
+
+function gatesCheck(env: NodeJS.ProcessEnv): CheckResult {
+  try {
+    const gates = gatesConfigFromEnvironment(env);
+    const named = [
+      ...gates.prometheusNames.map((n) => `prometheus ${n}`),
+      ...gates.httpNames.map((n) => `http ${n}`),
+    ];
+    return result(
+      'worker.gates',
+      'ok',
+      named.length > 0
+        ? `${plural(named.length, 'gate source')}: ${named.join(', ')}${gates.allowHttp ? ' (plain http allowed)' : ''}`
+        : `none configured: only CloudWatch alarm gates can be used (${GATES_FILE_ENV} configures Prometheus sources and HTTP gates)`,
+    );
+  } catch (err) {
+    return result(
+      'worker.gates',
+      'fail',
+      messageOf(err),
+      `fix ${GATES_FILE_ENV} (or ${GATES_ENV}): {"prometheus": {"<name>": {"url": "https://…"}}, "http": {"<name>": {"url": "https://…"}}} (docs/gates.md)`,
+    );
+  }
+}
+
 function kmsBudgetCheck(env: NodeJS.ProcessEnv): CheckResult {
   try {
     return result('worker.kms-budget', 'ok', describeKmsBudget(kmsBudgetFromEnvironment(env)));
@@ -167,5 +227,12 @@ function bundleCheck(env: NodeJS.ProcessEnv): CheckResult {
 }
 
 export function workerConfigChecks(env: NodeJS.ProcessEnv): CheckResult[] {
-  return [...auditChecks(env), webhookCheck(env), kmsBudgetCheck(env), bundleCheck(env)];
+  return [
+    ...auditChecks(env),
+    webhookCheck(env),
+    xksProxiesCheck(env),
+    gatesCheck(env),
+    kmsBudgetCheck(env),
+    bundleCheck(env),
+  ];
 }

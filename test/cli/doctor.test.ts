@@ -270,7 +270,14 @@ describe('keystore-maint doctor', () => {
       ),
     );
     expect(good.stdout).not.toContain('ab'.repeat(32));
-    for (const title of ['audit sink', 'webhook controllers', 'KMS budget', 'workflow bundle']) {
+    for (const title of [
+      'audit sink',
+      'webhook controllers',
+      'XKS proxy credentials',
+      'gate sources',
+      'KMS budget',
+      'workflow bundle',
+    ]) {
       expect(lineOf(good.stdout, title).line, title).toMatch(/^ {2}OK /);
     }
 
@@ -278,6 +285,10 @@ describe('keystore-maint doctor', () => {
       ...workerEnv,
       KEYSTORE_MAINT_AUDIT_KEY_FILE: shortKey,
       KEYSTORE_MAINT_WEBHOOK_CONTROLLERS: '{"controllers": ',
+      KEYSTORE_MAINT_XKS_PROXIES: JSON.stringify({
+        proxies: { p: { accessKeyId: 'short', secretFile: 'x' } },
+      }),
+      KEYSTORE_MAINT_GATES: '{"prometheus": {"main": {"url": "ftp://prom"}}}',
     });
     expect(bad.code).toBe(8);
     const report = JSON.parse(bad.stdout) as { ok: boolean; checks: JsonCheck[] };
@@ -289,6 +300,14 @@ describe('keystore-maint doctor', () => {
     expect(report.checks.find((c) => c.name === 'worker.webhook-controllers')).toMatchObject({
       ok: false,
       detail: 'KEYSTORE_MAINT_WEBHOOK_CONTROLLERS: not valid JSON',
+    });
+    expect(report.checks.find((c) => c.name === 'worker.xks-proxies')).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/proxies\.p\.accessKeyId: must be 20 to 30 characters/) as unknown,
+    });
+    expect(report.checks.find((c) => c.name === 'worker.gates')).toMatchObject({
+      ok: false,
+      fix: expect.stringContaining('docs/gates.md') as unknown,
     });
 
     // Without --worker, none of these is looked at.
