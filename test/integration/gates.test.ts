@@ -11,6 +11,7 @@ import type { MaintenanceStatus } from '../../src/domain/status';
 import { createCloudWatchClient } from '../../src/gates/cloudwatch';
 import { gatesConfig } from '../../src/gates/config';
 import { statusQuery } from '../../workflows/messages';
+import { fleetClient, fleetRequest, uniqueFleetName } from '../fleet/support';
 import { FIRING_ALERT, startTestPrometheus, type TestPrometheus } from '../support/prometheus';
 import {
   REGION,
@@ -181,4 +182,30 @@ describe('gates before the drain', () => {
     expect(result.events.some((e) => e.action === 'gate.timedOut')).toBe(true);
     expect(mutatingAccepted(await callsFor(env.control, id))).toEqual([]);
   }, 60_000);
+
+  it('a fleet checks the gates before each store: a firing alarm stops every store before it is touched', async () => {
+    const name = await createAlarm();
+    await alarm('ALARM', name);
+    const ids = [await connectedStore(env.control), await connectedStore(env.control)];
+    const client = fleetClient(env);
+    const base = fleetRequest();
+    const { workflowId } = await client.start(
+      fleetRequest({
+        stores: ids,
+        maxErrors: 5,
+        request: { ...base.request, gates: { cloudWatchAlarms: { names: [name] } } },
+      }),
+      { name: uniqueFleetName() },
+    );
+    const result = await client.result(workflowId);
+    expect(result.stores.map((st) => [st.customKeyStoreId, st.state])).toEqual(
+      ids.map((id) => [id, 'FAILED']),
+    );
+    for (const store of result.stores)
+      expect(store.message).toMatch(/a gate is blocked, so .* was not touched/);
+    for (const id of ids) {
+      expect(mutatingAccepted(await callsFor(env.control, id))).toEqual([]);
+      expect((await env.control.getStore(id)).ConnectionState).toBe('CONNECTED');
+    }
+  }, 120_000);
 });

@@ -193,6 +193,34 @@ describe('xksHealth before the reconnect', () => {
     });
   }, 90_000);
 
+  it('keeps holding across a worker restart, and a Temporal cancellation still never connects into the bad proxy', async () => {
+    const id = await xksStore();
+    const handle = await env.start({
+      ...env.request(id),
+      window: { duration: '1s' },
+      probes: { xksHealth: { proxy: 'test-xks' }, checkEvery: '1s' },
+    });
+    await eventually(async () => (await status(id)).phase === 'IN_WINDOW', 'IN_WINDOW');
+    await env.control.setXksProxyHealth(id, allUnavailable);
+    await eventually(async () => (await status(id)).readiness?.waiting, 'the hold');
+    // The worker dies and comes back: the hold goes on (the activity is retried), still no Connect.
+    await env.stopWorker();
+    await env.startWorker();
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect((await status(id)).readiness?.waiting).toBeDefined();
+    expect(await connectCalls(id)).toEqual([]);
+    // Cancelled: compensation must bring the store back, but under the same rule.
+    await handle.cancel();
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(await connectCalls(id)).toEqual([]);
+    expect((await status(id)).readiness?.waiting).toBeDefined();
+    await env.control.resetXksProxyHealth(id);
+    const result = await outcomeOf(handle).catch(async () => status(id));
+    expect(result.outcome ?? (await status(id)).outcome).toBe('CANCELLED');
+    expect((await env.control.getStore(id)).ConnectionState).toBe('CONNECTED');
+    expect((await connectCalls(id)).map((c) => c.outcome)).toEqual(['ok']);
+  }, 120_000);
+
   it('refuses to start a store whose proxy is unhealthy, unless allowUnhealthyAtStart', async () => {
     const id = await xksStore();
     await env.control.setXksProxyHealth(id, allUnavailable);
