@@ -19,6 +19,7 @@ import {
   type RefusedEventRef,
 } from '../src/audit/errors';
 import type { AuditSink } from '../src/audit/sink';
+import type { MetricsRecorder } from '../src/metrics/recorder';
 import { RUNNER_ACTOR, type AuditEvent } from '../src/domain/audit-event';
 import { AUDIT_FAILURE_TYPES } from '../src/domain/errors';
 import { CUSTOM_KEY_STORE_ID_PATTERN } from '../src/domain/request';
@@ -91,7 +92,11 @@ function activityFailure(err: unknown): ApplicationFailure {
   return ApplicationFailure.retryable(message, AUDIT_FAILURE_TYPES.writeFailed);
 }
 
-export function createAuditActivities(deps: { readonly auditSink: AuditSink }) {
+export function createAuditActivities(deps: {
+  readonly auditSink: AuditSink;
+  /** The worker's metrics (never throwing): a batch the sink did not take is counted by type. */
+  readonly metrics?: MetricsRecorder | undefined;
+}) {
   async function audit(events: readonly AuditEvent[]): Promise<AuditAnswer> {
     let batch = [...events];
     const refused: RefusedAuditEvent[] = [];
@@ -110,7 +115,11 @@ export function createAuditActivities(deps: { readonly auditSink: AuditSink }) {
             )
           : -1;
         const event = batch[index];
-        if (!found || !event || event.action === REFUSED_MARKER_ACTION) throw activityFailure(err);
+        if (!found || !event || event.action === REFUSED_MARKER_ACTION) {
+          const failure = activityFailure(err);
+          deps.metrics?.auditWriteFailure(failure.type ?? AUDIT_FAILURE_TYPES.writeFailed);
+          throw failure;
+        }
         refused.push({ seq: event.seq, action: event.action, reason: found.reason, paths: found.paths });
         batch = batch.map((e, i) => (i === index ? marker(e, found.reason, found.paths) : e));
       }

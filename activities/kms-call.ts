@@ -3,6 +3,10 @@
  * DescribeCustomKeyStores, ConnectCustomKeyStore and DisconnectCustomKeyStore an activity makes
  * goes through here, under the budget of its (account, Region, operation). Without a gate (budget
  * off) the call is made at once.
+ *
+ * Here, too, each call is counted by outcome (`kms_calls_total`) and its wait for a permit timed
+ * (`kms_budget_wait_seconds`): measured around the gate, so the gate itself is unchanged. The
+ * shared poller's listings pass through `gatedKmsCall` and `countedKmsCall` as well.
  */
 import type { KMSClient } from '@aws-sdk/client-kms';
 import { Context } from '@temporalio/activity';
@@ -11,7 +15,9 @@ import { FAILURE_TYPES } from '../src/domain/errors';
 import { accountRegionKey, type KmsTarget } from '../src/domain/location';
 import type { CallerAccountProvider } from '../src/kms/caller-account';
 import type { KmsClientProvider } from '../src/kms/client';
-import type { KmsCallGate } from '../src/kms/rate-limit';
+import { classifyKmsError } from '../src/kms/errors';
+import type { GateWaitOptions, KmsCallGate } from '../src/kms/rate-limit';
+import type { KmsCallOutcome, MetricsRecorder } from '../src/metrics/recorder';
 
 export interface KmsCallDeps {
   readonly kms: KmsClientProvider;
@@ -22,6 +28,8 @@ export interface KmsCallDeps {
   readonly callerAccount?: CallerAccountProvider | undefined;
   /** The worker process's gate; undefined when the budget is off. */
   readonly kmsGate?: KmsCallGate | undefined;
+  /** The worker's metrics (never throwing); undefined records nothing. */
+  readonly metrics?: MetricsRecorder | undefined;
 }
 
 /** The custom-key-store operations the budget counts, each with its own KMS quota. */
@@ -59,13 +67,65 @@ export async function budgetedKmsCall<T>(
   await checkOwnAccount(deps, request.target);
   const kms = deps.kms(request.target, request.sessionName);
   const gate = deps.kmsGate;
-  if (!gate) return call(kms);
+  if (!gate) return countedKmsCall(deps.metrics, request.operation, () => call(kms));
   const ctx = Context.current();
-  return gate.run(budgetKey(request.target, request.operation), () => call(kms), {
+  return gatedKmsCall(gate, deps.metrics, request.target, request.operation, () => call(kms), {
     signal: ctx.cancellationSignal,
     priority: request.priority ?? 'call',
     whileQueued: request.whileQueued ?? (() => ctx.heartbeat()),
   });
+}
+
+/** `gate.run` for the operation's key, with the wait for a permit and the outcome recorded. */
+export async function gatedKmsCall<T>(
+  gate: KmsCallGate,
+  metrics: MetricsRecorder | undefined,
+  target: KmsTarget,
+  operation: BudgetedOperation,
+  call: () => Promise<T>,
+  options: GateWaitOptions,
+): Promise<T> {
+  const queuedAt = performance.now();
+  let sent = false;
+  try {
+    return await gate.run(
+      budgetKey(target, operation),
+      () => {
+        sent = true;
+        metrics?.kmsBudgetWait(operation, (performance.now() - queuedAt) / 1000);
+        return countedKmsCall(metrics, operation, call);
+      },
+      options,
+    );
+  } catch (err) {
+    if (!sent) metrics?.kmsCall(operation, 'not_sent');
+    throw err;
+  }
+}
+
+/** Makes the call and counts its outcome; what it answers or throws passes through unchanged. */
+export async function countedKmsCall<T>(
+  metrics: MetricsRecorder | undefined,
+  operation: BudgetedOperation,
+  call: () => Promise<T>,
+): Promise<T> {
+  try {
+    const answer = await call();
+    metrics?.kmsCall(operation, 'ok');
+    return answer;
+  } catch (err) {
+    metrics?.kmsCall(operation, kmsCallOutcome(err));
+    throw err;
+  }
+}
+
+const THROTTLING = new Set(['ThrottlingException', 'Throttling', 'TooManyRequestsException']);
+
+function kmsCallOutcome(err: unknown): KmsCallOutcome {
+  const c = classifyKmsError(err);
+  if (THROTTLING.has(c.name)) return 'throttled';
+  if (c.kind === 'invalid-state') return 'invalid_state';
+  return c.kind === 'retryable' ? 'retryable_error' : 'error';
 }
 
 /**

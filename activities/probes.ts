@@ -103,6 +103,7 @@ export function createProbeActivities(deps: ProbeActivityDeps) {
     if (results.length === 0) results.push(Promise.resolve(noProbeFor(type)));
     // Evidence enters the history and the audit trail, whose sinks refuse anything secret-looking.
     const done = (await Promise.all(results)).map((r) => ({ ...r, evidence: redactSecrets(r.evidence) }));
+    for (const r of done) deps.metrics?.probeResult(r.probe, r.status);
     const ready = done.every(
       (r) =>
         r.status === 'healthy' ||

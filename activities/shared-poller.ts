@@ -29,7 +29,7 @@ import { accountRegionKey, type KmsTarget } from '../src/domain/location';
 import type { KmsClientProvider } from '../src/kms/client';
 import { kmsFailure } from '../src/kms/errors';
 import type { KmsCallGate } from '../src/kms/rate-limit';
-import { budgetKey, checkOwnAccount, type KmsCallDeps } from './kms-call';
+import { checkOwnAccount, countedKmsCall, gatedKmsCall, type KmsCallDeps } from './kms-call';
 
 export const POLLER_ROLE_SESSION_NAME = 'keystore-maint-poller';
 
@@ -198,10 +198,10 @@ export class SharedDescribePoller {
           new DescribeCustomKeyStoresCommand({ Limit: PAGE_SIZE, ...(marker ? { Marker: marker } : {}) }),
         );
       const page = this.deps.kmsGate
-        ? await this.deps.kmsGate.run(budgetKey(target, 'DescribeCustomKeyStores'), send, {
+        ? await gatedKmsCall(this.deps.kmsGate, this.deps.metrics, target, 'DescribeCustomKeyStores', send, {
             priority: 'poll',
           })
-        : await send();
+        : await countedKmsCall(this.deps.metrics, 'DescribeCustomKeyStores', send);
       const requestId = page.$metadata.requestId;
       listing.firstRequestId ??= requestId;
       for (const entry of page.CustomKeyStores ?? []) {

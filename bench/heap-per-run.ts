@@ -11,6 +11,8 @@
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { NO_METRICS } from '../src/metrics/recorder';
+import { runMetricsSinks } from '../src/metrics/workflow-sinks';
 import { startDevServer } from '../src/temporal/dev-server';
 import { projectRoot } from '../src/util/project-root';
 
@@ -47,6 +49,8 @@ async function main(): Promise<void> {
     taskQueue: 'heap-probe',
     workflowBundle: { code },
     debugMode: true,
+    // The maintenance workflow reports to this sink; registered (recording nothing) so it is not unknown.
+    sinks: runMetricsSinks(NO_METRICS),
     // The runs wait for approval before any KMS call; only these two can be scheduled before.
     activities: {
       defaultRegion: () => Promise.resolve('us-east-1'),

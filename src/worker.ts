@@ -8,6 +8,11 @@
  *
  * Workflow code comes from a prebuilt bundle when one is given (production: bundled at build
  * time, so start-up does no bundling), otherwise it is bundled from `workflows/` at start.
+ *
+ * Metrics (src/metrics/, docs/monitoring.md): activities record through the recorder passed in
+ * `metrics`, runs through the `keystoreMaintMetrics` workflow sink, which is registered on every
+ * maintenance worker (recording nothing without `metrics`) so that no worker logs calls to an
+ * unknown sink. Either way the recorder is made never-throwing first.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +21,8 @@ import { createActivities, type ActivityDeps } from '../activities';
 import { SharedDescribePoller } from '../activities/shared-poller';
 import { kmsTaskQueue } from './domain/kms-budget';
 import { DEFAULT_TASK_QUEUE } from './domain/names';
+import { NO_METRICS, neverThrowing, type MetricsRecorder } from './metrics/recorder';
+import { runMetricsSinks } from './metrics/workflow-sinks';
 import {
   KmsCallGate,
   kmsBudgetFromEnvironment,
@@ -43,6 +50,11 @@ export interface MaintenanceWorkerOptions {
    * `KEYSTORE_MAINT_SHARED_POLLING=0` to turn it off): see activities/shared-poller.ts.
    */
   readonly sharedPolling?: boolean;
+  /**
+   * Where the worker's activities and runs record metrics (src/metrics/worker-metrics.ts); tests
+   * pass their own. Default: nothing is recorded.
+   */
+  readonly metrics?: MetricsRecorder;
   /** Extra worker options (tuning, interceptors, sinks). */
   readonly tuning?: Partial<
     Pick<
@@ -98,10 +110,11 @@ export async function createMaintenanceWorker(options: MaintenanceWorkerOptions)
   // A gate passed in the deps is shared with other workers of the process (e.g. a benchmark's).
   const kmsGate = options.deps.kmsGate ?? kmsGateFor(budget);
   const sharedPolling = options.sharedPolling ?? sharedPollingFromEnvironment();
+  const metrics = neverThrowing(options.metrics ?? NO_METRICS);
   const poller =
     options.deps.poller ??
-    (sharedPolling ? new SharedDescribePoller({ ...options.deps, kmsGate }) : undefined);
-  const activities = createActivities({ ...options.deps, kmsGate, poller });
+    (sharedPolling ? new SharedDescribePoller({ ...options.deps, kmsGate, metrics }) : undefined);
+  const activities = createActivities({ ...options.deps, kmsGate, poller, metrics });
   const queueRate = kmsQueueActivitiesPerSecond(budget);
   const kmsWorker = await Worker.create({
     connection: options.connection,
@@ -118,6 +131,7 @@ export async function createMaintenanceWorker(options: MaintenanceWorkerOptions)
     taskQueue: options.taskQueue,
     activities,
     ...workflowSource,
+    sinks: runMetricsSinks(metrics),
     ...(options.identity ? { identity: options.identity } : {}),
     shutdownGraceTime: '10 seconds',
     plugins: [runAlongside(kmsWorker)],

@@ -1,3 +1,4 @@
+import { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { GatesConfigError, gatesConfigFromEnvironment } from '../gates/config';
 import { cloudHsmClientProvider, cloudHsmOptionsFromEnvironment } from '../probes/cloudhsm-cluster';
@@ -16,6 +17,15 @@ import { webhookControllersFromEnvironment } from '../traffic/webhook-controller
 import { connectWorkerConnection, temporalSettings } from '../temporal/connection';
 import { describeKmsBudget, kmsBudgetFromEnvironment, KmsBudgetConfigError } from '../kms/rate-limit';
 import { kmsTaskQueue } from '../domain/kms-budget';
+import {
+  MetricsConfigError,
+  metricsEndpointFromEnvironment,
+  sdkMetricsAddressFromEnvironment,
+} from '../metrics/config';
+import { OpenRuns, temporalVisibility } from '../metrics/open-runs';
+import { installSdkMetricsRuntime } from '../metrics/sdk-runtime';
+import { startMetricsServer, type MetricsServer } from '../metrics/server';
+import { WorkerMetrics } from '../metrics/worker-metrics';
 import { createMaintenanceWorker, taskQueueFromEnvironment } from '../worker';
 import { CliError } from './exit-codes';
 
@@ -44,6 +54,8 @@ export function registerWorker(program: Command): void {
         '  KEYSTORE_MAINT_WEBHOOK_CONTROLLERS_FILE                                 traffic controllers of the webhook provider',
         '  KEYSTORE_MAINT_KMS_BUDGET_RPS (default 4; 0 = off)                      custom-key-store calls/s per Region, all workers together',
         '  KEYSTORE_MAINT_KMS_WORKERS (default 1)                                  worker processes sharing that budget (see docs/fleet.md)',
+        '  KEYSTORE_MAINT_METRICS_PORT (unset = off), KEYSTORE_MAINT_METRICS_HOST   Prometheus /metrics of the worker (host default 0.0.0.0; docs/monitoring.md)',
+        "  KEYSTORE_MAINT_SDK_METRICS_ADDRESS (unset = off)                        the Temporal SDK's own Prometheus exporter, host:port (e.g. 0.0.0.0:9465)",
         '',
         'Example:',
         '  $ TEMPORAL_ADDRESS=localhost:7233 AWS_REGION=us-east-1 keystore-maint worker',
@@ -57,6 +69,15 @@ export function registerWorker(program: Command): void {
         kmsBudget = kmsBudgetFromEnvironment();
       } catch (err) {
         if (err instanceof KmsBudgetConfigError) throw new CliError(err.message);
+        throw err;
+      }
+      let metricsEndpoint;
+      let sdkMetricsAddress;
+      try {
+        metricsEndpoint = metricsEndpointFromEnvironment();
+        sdkMetricsAddress = sdkMetricsAddressFromEnvironment();
+      } catch (err) {
+        if (err instanceof MetricsConfigError) throw new CliError(err.message);
         throw err;
       }
       const settings = temporalSettings();
@@ -90,8 +111,52 @@ export function registerWorker(program: Command): void {
           throw new CliError(err.message);
         throw err;
       }
+      // The SDK's Runtime is created by the first connection: its exporter must be configured before.
+      if (sdkMetricsAddress) {
+        try {
+          installSdkMetricsRuntime(sdkMetricsAddress);
+          console.log(
+            `keystore-maint worker: Temporal SDK metrics on http://${sdkMetricsAddress}/metrics (series prefixed temporal_)`,
+          );
+        } catch (err) {
+          // Metrics may fail; maintenance must not wait for them (the worker runs without).
+          console.error(
+            `keystore-maint worker: ERROR: the Temporal SDK's metrics could not be served on ${sdkMetricsAddress} (${err instanceof Error ? err.message : String(err)}); running without them`,
+          );
+        }
+      }
       const connection = await connectWorkerConnection(settings);
+      const metrics = metricsEndpoint ? new WorkerMetrics({ processMetrics: true }) : undefined;
+      let metricsServer: MetricsServer | undefined;
       try {
+        if (metrics && metricsEndpoint) {
+          const lastWarned = new Map<string, number>();
+          metrics.watchOpenRuns(
+            new OpenRuns({
+              visibility: temporalVisibility(new Client({ connection, namespace: settings.namespace })),
+              taskQueue,
+              onError: (source, err) => {
+                metrics.sourceError(source);
+                // Counted every time; logged at most every 5 minutes per source, not per scrape.
+                const now = Date.now();
+                if (now - (lastWarned.get(source) ?? 0) < 300_000) return;
+                lastWarned.set(source, now);
+                console.warn(
+                  `keystore-maint worker: metrics: ${source} failed (${err instanceof Error ? err.message : String(err)}); the gauges keep their last values, metrics_source_errors_total{source="${source}"} counts failures`,
+                );
+              },
+            }),
+          );
+          try {
+            metricsServer = await startMetricsServer({ metrics, ...metricsEndpoint });
+            console.log(`keystore-maint worker: metrics on ${metricsServer.url} (and /healthz)`);
+          } catch (err) {
+            // A port taken must not keep a worker from bringing stores back: run, and say so loudly.
+            console.error(
+              `keystore-maint worker: ERROR: ${err instanceof Error ? err.message : String(err)}; running without the metrics endpoint (Prometheus will show this target down)`,
+            );
+          }
+        }
         const worker = await createMaintenanceWorker({
           connection,
           namespace: settings.namespace,
@@ -108,6 +173,7 @@ export function registerWorker(program: Command): void {
           },
           ...(bundle ? { workflowBundlePath: bundle } : {}),
           kmsBudget,
+          ...(metrics ? { metrics } : {}),
         });
         console.log(
           `keystore-maint worker: task queue ${taskQueue} (KMS calls on ${kmsTaskQueue(taskQueue)}), namespace ${settings.namespace} at ${settings.address}, Region ${region}`,
@@ -117,6 +183,7 @@ export function registerWorker(program: Command): void {
         await worker.run();
         console.log('keystore-maint worker: stopped');
       } finally {
+        await metricsServer?.close();
         await auditSink.close();
         await connection.close();
       }

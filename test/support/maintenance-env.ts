@@ -79,8 +79,11 @@ export interface MaintenanceEnvOptions {
   readonly gatesConfig?: GatesConfig;
   /** A real sink instead of the in-memory one (events are then in both). */
   readonly auditSink?: AuditSink;
-  /** The worker's KMS budget and shared polling (default: as a production worker's). */
-  readonly worker?: Pick<MaintenanceWorkerOptions, 'kmsBudget' | 'sharedPolling'>;
+  /**
+   * The worker's KMS budget and shared polling (default: as a production worker's), and the
+   * metrics it records in (default: none; workers started again by `startWorker` share them).
+   */
+  readonly worker?: Pick<MaintenanceWorkerOptions, 'kmsBudget' | 'sharedPolling' | 'metrics'>;
 }
 
 export async function startMaintenanceEnv(

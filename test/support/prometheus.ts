@@ -3,6 +3,8 @@
  * temporary configuration (scrape and evaluation every second) that scrapes a tiny target served
  * by the test itself, plus one rule file with alerting rules on the target's metric, so a test
  * makes an alert fire by changing a number and watches Prometheus — not a fake — report it.
+ * The metrics tests add their own scrape targets (a worker's `/metrics`) and rule files (the
+ * alerts of docs/monitoring/alerts.yml), and read what Prometheus stored with `queryPrometheus`.
  *
  * The binary: KEYSTORE_MAINT_TEST_PROMETHEUS when set (CI sets it from
  * scripts/ensure-prometheus.sh), otherwise the script is run here. Never skipped: a machine
@@ -48,6 +50,13 @@ const RULES = `groups:
           team: payments
 `;
 
+export interface TestPrometheusOptions {
+  /** More scrape jobs, each scraped every second: `host:port` targets of their `/metrics`. */
+  readonly scrapeTargets?: readonly { readonly job: string; readonly targets: readonly string[] }[];
+  /** More rule files (absolute paths), evaluated every second like the test's own. */
+  readonly ruleFiles?: readonly string[];
+}
+
 export interface TestPrometheus {
   /** e.g. `http://127.0.0.1:41234`. */
   readonly url: string;
@@ -81,12 +90,35 @@ export function prometheusBinary(): string {
   return binary;
 }
 
-function promtool(binary: string): string {
+/** `promtool`, next to the prometheus binary or on PATH. */
+export function promtoolBinary(binary: string = prometheusBinary()): string {
   const sibling = join(dirname(binary), 'promtool');
   return existsSync(sibling) ? sibling : 'promtool';
 }
 
-export async function startTestPrometheus(): Promise<TestPrometheus> {
+/** One instant-vector sample of a PromQL query's answer. */
+export interface PrometheusSample {
+  readonly metric: Record<string, string>;
+  readonly value: number;
+}
+
+/** Asks Prometheus's HTTP API (`/api/v1/query`) for an instant query's samples. */
+export async function queryPrometheus(url: string, expr: string): Promise<PrometheusSample[]> {
+  const response = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`, {
+    signal: AbortSignal.timeout(5_000),
+  });
+  const answer = (await response.json()) as {
+    status: string;
+    error?: string;
+    data?: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] };
+  };
+  if (answer.status !== 'success' || !answer.data) {
+    throw new Error(`Prometheus refused ${expr}: ${answer.error ?? answer.status}`);
+  }
+  return answer.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
+}
+
+export async function startTestPrometheus(options: TestPrometheusOptions = {}): Promise<TestPrometheus> {
   const binary = prometheusBinary();
   let errors = 0;
   const target = createServer((req, res) => {
@@ -108,16 +140,22 @@ export async function startTestPrometheus(): Promise<TestPrometheus> {
       '  evaluation_interval: 1s',
       'rule_files:',
       `  - ${join(dir, 'rules.yml')}`,
+      ...(options.ruleFiles ?? []).map((file) => `  - ${JSON.stringify(file)}`),
       'scrape_configs:',
       '  - job_name: gate-test',
       '    static_configs:',
       `      - targets: ['127.0.0.1:${targetPort}']`,
+      ...(options.scrapeTargets ?? []).flatMap((job) => [
+        `  - job_name: ${JSON.stringify(job.job)}`,
+        '    static_configs:',
+        `      - targets: [${job.targets.map((t) => JSON.stringify(t)).join(', ')}]`,
+      ]),
       '',
     ].join('\n'),
   );
   try {
     // A broken configuration fails here with promtool's words, not as a server that never starts.
-    execFileSync(promtool(binary), ['check', 'config', join(dir, 'prometheus.yml')], {
+    execFileSync(promtoolBinary(binary), ['check', 'config', join(dir, 'prometheus.yml')], {
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: 30_000,
     });
