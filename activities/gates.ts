@@ -28,6 +28,7 @@ import { DEFAULT_GATE_TIMEOUT_MS, type GatesConfig } from '../src/gates/config';
 import { checkHttpGate } from '../src/gates/http-gate';
 import { checkPrometheusGate, prometheusGateName } from '../src/gates/prometheus';
 import { gateReport, unansweredGate } from '../src/gates/report';
+import type { MetricsRecorder } from '../src/metrics/recorder';
 
 export interface GateActivityDeps {
   /** The worker's Prometheus sources and HTTP gates (src/gates/config.ts). */
@@ -38,6 +39,8 @@ export interface GateActivityDeps {
    * their own `timeout` in the configuration. A slower check counts as blocked.
    */
   readonly cloudWatchTimeoutMs?: number;
+  /** The worker's metrics (never throwing): every gate's answer is counted by kind and verdict. */
+  readonly metrics?: MetricsRecorder | undefined;
 }
 
 export interface CheckGatesInput extends KmsTarget {
@@ -158,6 +161,7 @@ export function createGateActivities(deps: GateActivityDeps) {
     }
     const results = await Promise.all(checks);
     if (cancel.aborted) throw new CancelledFailure('cancelled while checking the gates');
+    for (const result of results) deps.metrics?.gateCheck(result.kind, result.open);
     return gateReport(results, new Date());
   }
 

@@ -9,11 +9,13 @@ import type { AuditSink } from '../src/audit/sink';
 import type { CallerAccountProvider } from '../src/kms/caller-account';
 import type { KmsClientProvider } from '../src/kms/client';
 import type { KmsCallGate } from '../src/kms/rate-limit';
+import type { MetricsRecorder } from '../src/metrics/recorder';
 import { cloudHsmClientProvider, type CloudHsmClientProvider } from '../src/probes/cloudhsm-cluster';
 import { NO_XKS_PROXIES, type XksProxies } from '../src/probes/xks-proxies';
 import type { WebhookControllers } from '../src/traffic/webhook-controllers';
 import { createAuditActivities } from './audit';
 import { createFleetActivities } from './fleet';
+import { createHookActivities } from './hooks';
 import { createHealthActivities } from './health';
 import { createKeyStoreActivities } from './keystore';
 import { createProbeActivities } from './probes';
@@ -47,6 +49,11 @@ export interface ActivityDeps {
   readonly gatesConfig?: GatesConfig | undefined;
   /** CloudWatch clients for alarm gates (default: the SDK's endpoints and credentials). */
   readonly cloudWatch?: CloudWatchClientProvider | undefined;
+  /**
+   * The worker's metrics; `createMaintenanceWorker` supplies them, made never-throwing, so that
+   * recording can fail without failing an activity. Undefined records nothing.
+   */
+  readonly metrics?: MetricsRecorder | undefined;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -58,7 +65,10 @@ export function createActivities(deps: ActivityDeps) {
     ...createGateActivities({
       gatesConfig: deps.gatesConfig ?? NO_GATES_CONFIG,
       cloudWatch: deps.cloudWatch ?? cloudWatchClientProvider(),
+      metrics: deps.metrics,
     }),
+    // Hooks are configured beside the HTTP gates (src/gates/config.ts, "hooks").
+    ...createHookActivities({ gatesConfig: deps.gatesConfig ?? NO_GATES_CONFIG }),
     ...createProbeActivities({
       ...deps,
       xksProxies: deps.xksProxies ?? NO_XKS_PROXIES,

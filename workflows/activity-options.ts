@@ -24,6 +24,8 @@
  * never restores traffic while a drain is still moving it, nor reads the store while a
  * disconnect is still in flight. A step whose outcome stays unknown (its worker died) counts as
  * possibly done; the confirmation rule then finds out. Reads are abandoned at once (`TRY_CANCEL`).
+ * - Hooks: one call, bounded by the hook's timeout on the worker; retried only when its worker is
+ *   lost. Abandoned at once when cancelled (`TRY_CANCEL`): a call changes nothing of the store.
  * - Canary: a few attempts, because crypto on a just-reconnected store can briefly fail while
  *   KMS catches up (eventual consistency).
  */
@@ -141,6 +143,16 @@ export function activitiesFor(request: ResolvedMaintenanceRequest, safe = true) 
         retry: KMS_RETRY,
       });
     },
+    /**
+     * One hook call (docs/hooks.md). The hook's own timeout (worker-side, at most 1 min) bounds
+     * its attempts; these bound a lost worker. A second attempt only follows a lost attempt: the
+     * activity reports a hook that did not answer instead of failing.
+     */
+    hook: proxyActivities<Activities>({
+      startToCloseTimeout: HOOK_CALL_MS,
+      scheduleToCloseTimeout: 2 * HOOK_CALL_MS + 10_000,
+      retry: { ...KMS_RETRY, maximumAttempts: 2 },
+    }),
     /** One readiness check: a Describe and each probe's own timeout. */
     probe: proxyActivities<Activities>({
       startToCloseTimeout: probeCheckMs(request),
@@ -162,6 +174,18 @@ export function activitiesFor(request: ResolvedMaintenanceRequest, safe = true) 
     },
   };
 }
+
+/** A fleet's own hooks (`beforeFleet`, `afterFleet`): one call each, as a store's. */
+export function fleetHookActivities() {
+  return proxyActivities<Activities>({
+    startToCloseTimeout: HOOK_CALL_MS,
+    scheduleToCloseTimeout: 2 * HOOK_CALL_MS + 10_000,
+    retry: { ...KMS_RETRY, maximumAttempts: 2 },
+  });
+}
+
+/** The longest one hook call may take: the longest hook timeout (1 min) and some slack. */
+const HOOK_CALL_MS = 75_000;
 
 /** The longest one check of every gate may take (they run side by side, each bounded). */
 const GATE_CHECK_MS = 90_000;

@@ -60,7 +60,8 @@ import {
 import { maintenanceWorkflowId, SEARCH_ATTRIBUTES } from '../src/domain/names';
 import { isEndState, type EndState } from '../src/domain/phases';
 import type { MaintenanceResult } from '../src/domain/status';
-import { fleetActivities, setupActivities } from './activity-options';
+import { fleetActivities, fleetHookActivities, setupActivities } from './activity-options';
+import type { FleetHookPoint, FleetHooksStatus, HookCallOutcome, HookReport } from '../src/domain/hooks';
 import { fleetAbortUpdate, fleetStatusQuery, type FleetAbortArgs } from './fleet-messages';
 import { rootMessage } from './failures';
 import { PATCHES } from './patches';
@@ -77,6 +78,8 @@ export interface FleetContinuation {
   readonly stores: readonly FleetStoreProgress[];
   /** `locations` fleets: each account-Region and how its listing went. */
   readonly targets?: readonly FleetTargetProgress[];
+  /** What the fleet's hooks did so far (its `beforeFleet` ran in the first run). */
+  readonly hooks?: FleetHooksStatus;
 }
 
 function iso(ms: number): string {
@@ -119,6 +122,7 @@ class FleetRun {
   private targets: FleetTargetProgress[] = [];
   private message = 'starting';
   private abortInfo: { by: string; reason: string; at: string } | undefined;
+  private hooks: { -readonly [P in FleetHookPoint]?: HookReport } | undefined;
   private readonly startedAt: string;
   private endedAt: string | undefined;
   private readonly continuedAsNew: number;
@@ -137,6 +141,7 @@ class FleetRun {
       this.region = continued.region;
       this.stores = continued.stores.map((store) => ({ ...store }));
       this.targets = (continued.targets ?? []).map((target) => ({ ...target }));
+      if (continued.hooks) this.hooks = { ...continued.hooks };
     }
     this.registerHandlers();
   }
@@ -196,6 +201,7 @@ class FleetRun {
       ...(this.endedAt ? { endedAt: this.endedAt } : {}),
       counts: countStores(this.stores),
       ...(this.abortInfo ? { abort: { ...this.abortInfo } } : {}),
+      ...(this.hooks ? { hooks: { ...this.hooks } } : {}),
       message: this.message,
       stores: this.stores.map((store) => ({ ...store })),
       ...(this.request?.selection.kind === 'locations'
@@ -301,6 +307,11 @@ class FleetRun {
       this.region ??= validation.request.region ?? (await setupActivities.defaultRegion());
       if (!continued) await this.resolveStores();
     }
+    // Only fleets whose request names hooks call one; no fleet started by older code could
+    // (its schema refused `hooks`), so their commands need no patched().
+    if (!continued && this.req.hooks?.beforeFleet && !(await this.beforeFleetHook())) {
+      return this.finish();
+    }
 
     let stop: Stop;
     try {
@@ -332,9 +343,118 @@ class FleetRun {
         continuedAsNew: this.continuedAsNew,
         stores: this.stores,
         ...(this.targets.length ? { targets: this.targets } : {}),
+        ...(this.hooks ? { hooks: this.hooks } : {}),
       });
     }
-    return this.conclude();
+    return this.finish();
+  }
+
+  /**
+   * `beforeFleet`: asked once, before any store starts. A veto — or no answer, unless the
+   * request says "proceed" — aborts the fleet with every store not started.
+   */
+  private async beforeFleetHook(): Promise<boolean> {
+    const spec = this.req.hooks?.beforeFleet;
+    if (!spec) return true;
+    this.message = `asking hook "${spec.hook}" (beforeFleet) whether the fleet may start`;
+    const outcome = await this.callHook(
+      'beforeFleet',
+      spec.hook,
+      `about to start maintenance of ${this.stores.length} stores`,
+    );
+    const decision: HookReport['decision'] = outcome.answered
+      ? outcome.allow === true
+        ? 'allowed'
+        : 'vetoed'
+      : spec.onNoAnswer === 'proceed'
+        ? 'proceeded'
+        : 'vetoed';
+    this.recordHook('beforeFleet', outcome, decision);
+    if (decision !== 'vetoed') return true;
+    this.abortInfo = {
+      by: `hook ${spec.hook}`,
+      reason: outcome.answered
+        ? `vetoed the fleet (beforeFleet): ${outcome.reason ?? 'no reason given'}`
+        : `gave no answer before the fleet (${outcome.error ?? 'no answer'}), and a beforeFleet hook fails closed`,
+      at: iso(Date.now()),
+    };
+    return false;
+  }
+
+  /**
+   * The fleet's end, then `afterFleet` (best-effort: it hears the outcome and cannot change it;
+   * every store is back or reported by now, so it extends nothing).
+   */
+  private async finish(): Promise<FleetResult> {
+    let result: FleetResult | undefined;
+    let failure: unknown;
+    try {
+      result = this.conclude();
+    } catch (err) {
+      failure = err;
+    }
+    const spec = this.req.hooks?.afterFleet;
+    if (spec) {
+      await CancellationScope.nonCancellable(async () => {
+        const outcome = await this.callHook('afterFleet', spec.hook, this.message);
+        this.recordHook('afterFleet', outcome, outcome.answered ? 'ok' : 'failed');
+      });
+      if (result) result = { ...result, ...(this.hooks ? { hooks: { ...this.hooks } } : {}) };
+    }
+    if (result) return result;
+    throw failure;
+  }
+
+  private async callHook(point: FleetHookPoint, hook: string, message: string): Promise<HookCallOutcome> {
+    const started = Date.now();
+    const info = workflowInfo();
+    try {
+      return await fleetHookActivities().callHook({
+        point,
+        hook,
+        payload: {
+          workflowId: info.workflowId,
+          runId: info.runId,
+          requestedBy: this.req.requestedBy,
+          reason: this.req.reason,
+          phase: this.phase,
+          ...(this.outcome !== undefined ? { outcome: this.outcome } : {}),
+          message,
+          stores: this.stores.map((s) => s.customKeyStoreId),
+        },
+      });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      return {
+        point,
+        hook,
+        answered: false,
+        error: `the hook call did not complete: ${rootMessage(err)}`,
+        attempts: 0,
+        elapsedMs: Date.now() - started,
+      };
+    }
+  }
+
+  private recordHook(
+    point: FleetHookPoint,
+    outcome: HookCallOutcome,
+    decision: HookReport['decision'],
+  ): void {
+    this.hooks = {
+      ...this.hooks,
+      [point]: {
+        hook: outcome.hook,
+        at: iso(Date.now()),
+        decision,
+        answered: outcome.answered,
+        ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
+        ...(outcome.ticket !== undefined ? { ticket: outcome.ticket } : {}),
+        ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+        attempts: outcome.attempts,
+        elapsedMs: outcome.elapsedMs,
+      },
+    };
   }
 
   /** Lists the stores a name pattern selects, or takes the given ids, in the fleet's order. */

@@ -53,6 +53,12 @@ import {
   type ResolvedMaintenanceRequest,
 } from '../src/domain/request';
 import type { GateReport } from '../src/domain/gates';
+import {
+  HOOK_NO_ANSWER,
+  type HookCallOutcome,
+  type HookReport,
+  type StoreHookPoint,
+} from '../src/domain/hooks';
 import type { ReadinessReport } from '../src/domain/probes';
 import type {
   ConnectionErrorReport,
@@ -80,6 +86,7 @@ import {
 } from './messages';
 import { PATCHES } from './patches';
 import { auditLocation, RunAudit } from './run-audit';
+import { RunMetrics } from './run-metrics';
 import { actorField, argumentObject, reasonField, rejectUpdate } from './update-arguments';
 
 /** Phases in which an abort still has something to stop; later, the run is already returning. */
@@ -103,7 +110,8 @@ type Interruption =
   | { readonly kind: 'abort' }
   | { readonly kind: 'cancel'; readonly error: unknown }
   | { readonly kind: 'approval-timeout' }
-  | { readonly kind: 'failure'; readonly error: unknown };
+  | { readonly kind: 'failure'; readonly error: unknown }
+  | { readonly kind: 'veto'; readonly why: string };
 
 /** The store is not confirmed back (or traffic could not be restored): the run ends NEEDS_ATTENTION. */
 class StoreNotBack extends Error {
@@ -113,6 +121,14 @@ class StoreNotBack extends Error {
   ) {
     super(message);
     this.name = 'StoreNotBack';
+  }
+}
+
+/** The `beforeDrain` hook vetoed the drain (or, failing closed, did not answer): nothing was touched. */
+class HookVetoed extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HookVetoed';
   }
 }
 
@@ -136,6 +152,8 @@ class MaintenanceRun {
   private phase: RunPhase = 'PREFLIGHT';
   private readonly timeline: PhaseSpan[] = [];
   private readonly auditTrail: RunAudit;
+  /** Phase durations and the ending, for the worker's metrics (a sink: never affects the run). */
+  private readonly runMetrics = new RunMetrics();
   private store: MaintenanceStatus['store'] = {};
   private windowStartMs: number | undefined;
   private windowEndMs: number | undefined;
@@ -164,6 +182,8 @@ class MaintenanceRun {
   private readiness: { -readonly [K in keyof ReadinessStatus]: ReadinessStatus[K] } | undefined;
   /** The gates' answers and wait (requests with `gates` only). */
   private gates: { -readonly [K in keyof GatesStatus]: GatesStatus[K] } | undefined;
+  /** What each point's hook did (requests with `hooks` only). */
+  private hooks: { [P in StoreHookPoint]?: HookReport } | undefined;
   /** The wait for readiness under way: cancelled by `endWindowNow` with `force`. */
   private readinessScope: CancellationScope | undefined;
   private message = 'starting';
@@ -478,6 +498,7 @@ class MaintenanceRun {
       ...(this.connectionError ? { connectionError: this.connectionError } : {}),
       ...(this.readiness ? { readiness: { ...this.readiness } } : {}),
       ...(this.gates ? { gates: { ...this.gates } } : {}),
+      ...(this.hooks ? { hooks: { ...this.hooks } } : {}),
       message: this.message,
       audit: this.auditTrail.report(),
       events: [...this.auditTrail.events],
@@ -514,6 +535,7 @@ class MaintenanceRun {
     } else {
       this.timeline.push({ phase, startedAt: now });
     }
+    this.runMetrics.entered(this.timeline);
     // From the disconnect call on, the store may be offline: compensation must reconnect it.
     if (phase === 'DISCONNECTING') this.mayBeOffline = true;
     this.audit(isEndState(phase) ? 'run.ended' : 'phase.entered', { message }, 'info');
@@ -638,6 +660,7 @@ class MaintenanceRun {
       if (this.abortInfo && isCancellation(err)) return { kind: 'abort' };
       if (isCancellation(err)) return { kind: 'cancel', error: err };
       if (err instanceof ApprovalTimedOut) return { kind: 'approval-timeout' };
+      if (err instanceof HookVetoed) return { kind: 'veto', why: err.message };
       return { kind: 'failure', error: err };
     }
     if (this.mainScope.consideredCancelled || isCancellation(err)) {
@@ -648,6 +671,7 @@ class MaintenanceRun {
       };
     }
     if (err instanceof ApprovalTimedOut) return { kind: 'approval-timeout' };
+    if (err instanceof HookVetoed) return { kind: 'veto', why: err.message };
     return { kind: 'failure', error: err };
   }
 
@@ -731,6 +755,9 @@ class MaintenanceRun {
 
     // Gates: the last thing before anything changes ----------------------------------------------
     if (this.req.gates) await this.passGates(acts);
+    // Hooks schedule activities only for requests that name them, which no run started by older
+    // code can (its request schema refused `hooks`), so their commands need no patched().
+    if (this.req.hooks?.beforeDrain) await this.beforeDrainHook();
 
     // DRAINING ----------------------------------------------------------------------------------
     await this.enter('DRAINING', `moving traffic off the store (provider ${this.req.drain.provider})`);
@@ -779,6 +806,7 @@ class MaintenanceRun {
       'COMPLETED',
       `maintenance of ${this.req.customKeyStoreId} completed; store CONNECTED (confirmed), traffic restored`,
     );
+    await this.afterHook('afterRestore');
     return this.result();
   }
 
@@ -1305,6 +1333,129 @@ class MaintenanceRun {
     }
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // Hooks (docs/hooks.md)
+
+  /** Calls a point's hook; a call that did not complete (a lost worker, an old worker) is no answer. */
+  private async callHook(point: StoreHookPoint, hook: string, message: string): Promise<HookCallOutcome> {
+    const acts = activitiesFor(this.req, this.safe);
+    const started = Date.now();
+    try {
+      return await acts.hook.callHook({
+        point,
+        hook,
+        payload: {
+          workflowId: this.info.workflowId,
+          runId: this.info.runId,
+          customKeyStoreId: this.req.customKeyStoreId,
+          region: this.region ?? '',
+          ...(this.req.location.account !== undefined ? { account: this.req.location.account } : {}),
+          requestedBy: this.req.requestedBy,
+          reason: this.req.reason,
+          ...(this.req.ticket !== undefined ? { ticket: this.req.ticket } : {}),
+          phase: this.phase,
+          ...(this.outcome !== undefined ? { outcome: this.outcome } : {}),
+          message,
+        },
+      });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      return {
+        point,
+        hook,
+        answered: false,
+        error: `the hook call did not complete: ${rootMessage(err)}`,
+        attempts: 0,
+        elapsedMs: Date.now() - started,
+      };
+    }
+  }
+
+  private recordHook(
+    point: StoreHookPoint,
+    outcome: HookCallOutcome,
+    decision: HookReport['decision'],
+    auditOutcome: AuditOutcome,
+    extra: Record<string, unknown> = {},
+  ): void {
+    const { point: _point, ...seen } = outcome;
+    this.hooks = {
+      ...this.hooks,
+      [point]: {
+        hook: outcome.hook,
+        at: iso(Date.now()),
+        decision,
+        answered: outcome.answered,
+        ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
+        ...(outcome.ticket !== undefined ? { ticket: outcome.ticket } : {}),
+        ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+        attempts: outcome.attempts,
+        elapsedMs: outcome.elapsedMs,
+      },
+    };
+    this.audit(
+      `hook.${point}`,
+      { decision, ...seen, ...extra },
+      auditOutcome,
+      RUNNER_ACTOR,
+      outcome.answered ? undefined : { type: HOOK_NO_ANSWER, message: outcome.error ?? 'no answer' },
+    );
+  }
+
+  /**
+   * After the gates, right before DRAINING: the hook may veto. It fails closed — no answer is a
+   * veto unless the request says `"onNoAnswer": "proceed"`. A veto ends the run CANCELLED with
+   * nothing touched (nothing has been by then); an abort while the hook is asked wins, likewise.
+   */
+  private async beforeDrainHook(): Promise<void> {
+    const spec = this.req.hooks?.beforeDrain;
+    if (!spec) return;
+    const id = this.req.customKeyStoreId;
+    this.message = `asking hook "${spec.hook}" (beforeDrain) whether ${id} may be drained and disconnected`;
+    const outcome = await this.callHook(
+      'beforeDrain',
+      spec.hook,
+      `about to drain traffic (provider ${this.req.drain.provider}) and disconnect ${id} for maintenance`,
+    );
+    const decision: HookReport['decision'] = outcome.answered
+      ? outcome.allow === true
+        ? 'allowed'
+        : 'vetoed'
+      : spec.onNoAnswer === 'proceed'
+        ? 'proceeded'
+        : 'vetoed';
+    this.recordHook(
+      'beforeDrain',
+      outcome,
+      decision,
+      decision === 'vetoed' ? 'refused' : decision === 'allowed' ? 'ok' : 'info',
+      { onNoAnswer: spec.onNoAnswer },
+    );
+    if (decision !== 'vetoed') return;
+    throw new HookVetoed(
+      outcome.answered
+        ? `hook "${spec.hook}" vetoed the drain (beforeDrain): ${outcome.reason ?? 'no reason given'}`
+        : `hook "${spec.hook}" gave no answer before the drain (${outcome.error ?? 'no answer'}), and a beforeDrain hook fails closed; fix the hook, or let the run go ahead without an answer ("onNoAnswer": "proceed")`,
+    );
+  }
+
+  /**
+   * `afterRestore` (the run COMPLETED) and `onNeedsAttention` (it ended NEEDS_ATTENTION): called
+   * once the outcome is entered — the store back, or reported — so a slow or failing hook can
+   * neither extend an outage nor change the outcome. Non-cancellable: a cancellation arriving now
+   * has nothing left to stop. Its audit event is sent on its way like the run's last ones.
+   */
+  private async afterHook(point: 'afterRestore' | 'onNeedsAttention'): Promise<void> {
+    const spec = this.request?.hooks?.[point];
+    if (!spec) return;
+    await CancellationScope.nonCancellable(async () => {
+      const outcome = await this.callHook(point, spec.hook, this.message);
+      this.recordHook(point, outcome, outcome.answered ? 'ok' : 'failed', outcome.answered ? 'ok' : 'failed');
+      await this.auditTrail.flush();
+      await this.auditTrail.settle();
+    });
+  }
+
   /**
    * The baseline in PREFLIGHT. A probe that could not be asked (no credential on the worker, the
    * wrong probe for the store's type) refuses the run: the same probe would block the reconnect.
@@ -1517,6 +1668,9 @@ class MaintenanceRun {
       case 'failure':
         why = rootMessage(interruption.error);
         break;
+      case 'veto':
+        why = interruption.why;
+        break;
     }
     this.stopping = why;
     const failureType =
@@ -1609,6 +1763,7 @@ class MaintenanceRun {
       message,
     });
     await this.enter('NEEDS_ATTENTION', message);
+    await this.afterHook('onNeedsAttention');
     throw ApplicationFailure.create({
       type: FAILURE_TYPES.needsAttention,
       message,

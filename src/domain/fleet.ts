@@ -19,6 +19,7 @@
  *   own `maxConcurrency` and `maxErrors`; the top-level limits then bound the whole fleet. One
  *   account-Region of a location is a *target*: the unit of KMS's quotas and of the fleet's report.
  */
+import { fleetHooksSchema, resolveHooks, type FleetHooksStatus, type ResolvedFleetHooks } from './hooks';
 import { z } from 'zod';
 import { FAILURE_TYPES } from './errors';
 import type { EndState } from './phases';
@@ -147,6 +148,8 @@ export const fleetRequestSchema = () =>
       .min(FLEET_LIMITS.continueAsNewAfterStores.min)
       .max(FLEET_LIMITS.continueAsNewAfterStores.max)
       .optional(),
+    /** Hooks of the fleet itself: `beforeFleet` may veto it, `afterFleet` hears how it ended (docs/hooks.md). */
+    hooks: fleetHooksSchema().optional(),
     requestedBy: text(256),
     // Each store's run gets this reason with " (fleet <workflow id>)" appended; its limit is 1024.
     reason: text(900),
@@ -203,6 +206,8 @@ export interface ResolvedFleetRequest {
   readonly continueAsNewAfterStores: number;
   readonly requestedBy: string;
   readonly reason: string;
+  /** Absent: no fleet hooks. */
+  readonly hooks?: ResolvedFleetHooks;
 }
 
 export type FleetValidation =
@@ -322,6 +327,7 @@ export function validateFleetRequest(
       continueAsNewAfterStores: r.continueAsNewAfterStores ?? FLEET_LIMITS.continueAsNewAfterStores.default,
       requestedBy: r.requestedBy,
       reason: r.reason,
+      ...(r.hooks ? { hooks: resolveHooks(r.hooks) } : {}),
     },
   };
 }
@@ -575,6 +581,8 @@ export interface FleetStatus {
   readonly endedAt?: string;
   readonly counts: FleetCounts;
   readonly abort?: { readonly by: string; readonly reason: string; readonly at: string };
+  /** What the fleet's hooks did, when the request names them. */
+  readonly hooks?: FleetHooksStatus;
   readonly message: string;
   readonly stores: readonly FleetStoreProgress[];
   /** `locations` fleets only: each account-Region, and each location's progress. */

@@ -18,6 +18,7 @@ import { drainSpecSchema, legacyDrainSpecSchema, type DrainSpec } from './traffi
 import { locationOf, type StoreLocation } from './location';
 import { gatesSchema, resolveGates, type ResolvedGates } from './gates';
 import { probesSchema, resolveProbes, type ResolvedProbes } from './probes';
+import { resolveHooks, storeHooksSchema, type ResolvedStoreHooks, type StoreHookPoint } from './hooks';
 
 export type { DrainSpec } from './traffic';
 export type { StoreLocation } from './location';
@@ -161,6 +162,8 @@ export const maintenanceRequestSchema = () =>
     probes: probesSchema().optional(),
     /** Conditions checked before traffic is drained: alarms, alerts, HTTP gates (docs/probes.md). */
     gates: gatesSchema().optional(),
+    /** HTTP calls at named points, to hooks configured on the worker by name (docs/hooks.md). */
+    hooks: storeHooksSchema().optional(),
   });
 
 /**
@@ -199,6 +202,8 @@ export interface ResolvedMaintenanceRequest {
   readonly probes?: ResolvedProbes;
   /** Absent: no gates. */
   readonly gates?: ResolvedGates;
+  /** Absent: no hooks (no hook activity is ever scheduled). */
+  readonly hooks?: ResolvedStoreHooks;
 }
 
 export type ValidationResult =
@@ -304,6 +309,7 @@ export function validateMaintenanceRequest(
       allowAlreadyDisconnected: r.allowAlreadyDisconnected ?? false,
       ...(r.probes ? { probes: resolveProbes(r.probes) } : {}),
       ...(r.gates ? { gates: resolveGates(r.gates) } : {}),
+      ...(r.hooks ? { hooks: resolveHooks<StoreHookPoint>(r.hooks) } : {}),
     },
   };
 }

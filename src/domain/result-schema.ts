@@ -83,6 +83,32 @@ export const gatesStatusSchema = z
   })
   .meta({ description: 'What the gates said before the drain; present when the request has gates.' });
 
+const hookReportSchema = z.object({
+  hook: z.string().meta({ description: 'The name of the hook on the worker.' }),
+  at: timestampSchema,
+  decision: z.enum(['allowed', 'vetoed', 'proceeded', 'ok', 'failed']),
+  answered: z.boolean(),
+  reason: z.string().optional(),
+  ticket: z.string().optional(),
+  error: z.string().optional().meta({ description: 'Why there is no usable answer.' }),
+  attempts: count,
+  elapsedMs: count,
+});
+
+export const hooksStatusSchema = z
+  .object({
+    beforeDrain: hookReportSchema.optional(),
+    afterRestore: hookReportSchema.optional(),
+    onNeedsAttention: hookReportSchema.optional(),
+  })
+  .meta({ description: "What each point's hook did (docs/hooks.md); present when the request has hooks." });
+
+export const fleetHooksStatusSchema = z
+  .object({ beforeFleet: hookReportSchema.optional(), afterFleet: hookReportSchema.optional() })
+  .meta({
+    description: "What the fleet's hooks did (docs/hooks.md); present when the fleet request has hooks.",
+  });
+
 export const drainPlanSchema = z.discriminatedUnion('provider', [
   z.object({ provider: z.literal('none') }),
   z.object({
@@ -191,6 +217,7 @@ export const maintenanceStatusSchema = z.object({
   connectionError: connectionErrorReportSchema.optional(),
   readiness: readinessStatusSchema.optional(),
   gates: gatesStatusSchema.optional(),
+  hooks: hooksStatusSchema.optional(),
   message: z.string().meta({ description: 'One line for humans: what is happening, or how the run ended.' }),
   audit: auditReportSchema,
   events: z.array(auditEventSchema),
@@ -267,6 +294,7 @@ export const fleetStatusSchema = z.object({
   endedAt: timestampSchema.optional(),
   counts: fleetCountsSchema,
   abort: who.optional(),
+  hooks: fleetHooksStatusSchema.optional(),
   message: z.string(),
   stores: z.array(fleetStoreProgressSchema),
   targets: z

@@ -3,6 +3,7 @@
  * outcome) the result when it ends.
  */
 import type { GateReport } from './gates';
+import type { HooksStatus } from './hooks';
 import type { ReadinessReport } from './probes';
 import type { AuditEvent } from './audit-event';
 import type { ConnectionState, KeyStoreType } from './connection-state';
@@ -107,6 +108,8 @@ export interface MaintenanceStatus {
   readonly readiness?: ReadinessStatus;
   /** The gates' answers, when the request has `gates`. */
   readonly gates?: GatesStatus;
+  /** What each point's hook did, when the request has `hooks` (docs/hooks.md). */
+  readonly hooks?: HooksStatus;
   /** One line for humans: what is happening, or how the run ended and what to do. */
   readonly message: string;
   readonly audit: AuditReport;

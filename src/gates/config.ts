@@ -16,8 +16,15 @@
  *   anyone on the path read and fake answers); no credentials or fragment in a URL, and no query
  *   in a Prometheus URL (the API path is appended to it).
  *
+ * The same file names the worker's hooks (docs/hooks.md): `"hooks": {"change-mgmt": {"url":
+ * "https://…", "secretFile": "…", "timeout": "10s"}}`. A hook is an HTTP endpoint with a signing
+ * secret, exactly like an HTTP gate (the same signed POST, the same signed answer), so it lives
+ * beside them rather than in a file of its own: one place to configure the services the worker
+ * may call before and after a drain, one `ALLOW_HTTP` switch, and no new worker wiring.
+ *
  * Credential files are read when used, so a rotated file takes effect without a restart; a
- * configured file that is missing or empty blocks its gate (it is never asked unauthenticated).
+ * configured file that is missing or empty blocks its gate (it is never asked unauthenticated),
+ * and leaves its hook unanswered (a veto at `beforeDrain`, unless the request says otherwise).
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
@@ -56,11 +63,16 @@ export interface HttpGateTarget {
   readonly secret: GateCredential | undefined;
 }
 
+/** A hook (docs/hooks.md): called like an HTTP gate; `timeoutMs` bounds all its attempts together. */
+export type HookTarget = HttpGateTarget;
+
 export interface GatesConfig {
   prometheus(name: string): PrometheusSource | undefined;
   http(name: string): HttpGateTarget | undefined;
+  hook(name: string): HookTarget | undefined;
   readonly prometheusNames: readonly string[];
   readonly httpNames: readonly string[];
+  readonly hookNames: readonly string[];
   /** Plain http allowed (development only). */
   readonly allowHttp: boolean;
 }
@@ -74,7 +86,7 @@ export class GatesConfigError extends Error {
 }
 
 const EXAMPLE =
-  '{"prometheus": {"<name>": {"url": "https://…", "bearerTokenFile": "…"}}, "http": {"<name>": {"url": "https://…", "secretFile": "…"}}}';
+  '{"prometheus": {"<name>": {"url": "https://…", "bearerTokenFile": "…"}}, "http": {"<name>": {"url": "https://…", "secretFile": "…"}}, "hooks": {"<name>": {"url": "https://…", "secretFile": "…", "timeout": "10s"}}}';
 
 const timeout = () => durationSchema({ min: 1_000, max: 60_000 }).optional();
 const file = () => z.string().min(1, 'must be a file path').optional();
@@ -100,6 +112,7 @@ const configSchema = () =>
         }),
     ).optional(),
     http: named(z.strictObject({ url: z.string(), secretFile: file(), timeout: timeout() })).optional(),
+    hooks: named(z.strictObject({ url: z.string(), secretFile: file(), timeout: timeout() })).optional(),
   });
 
 function checkUrl(value: string, field: string, allowHttp: boolean, allowQuery: boolean): URL {
@@ -178,11 +191,24 @@ export function gatesConfig(
       secret: spec.secretFile === undefined ? undefined : credentialFile(spec.secretFile),
     });
   }
+  const hooks = new Map<string, HookTarget>();
+  for (const [hookName, spec] of Object.entries(parsed.data.hooks ?? {})) {
+    // A hook's URL may carry a query (a change system's endpoint often does), like an HTTP gate's.
+    const url = checkUrl(spec.url, `${where}: hooks.${hookName}.url`, allowHttp, true);
+    hooks.set(hookName, {
+      name: hookName,
+      url: url.toString(),
+      timeoutMs: spec.timeout ?? DEFAULT_GATE_TIMEOUT_MS,
+      secret: spec.secretFile === undefined ? undefined : credentialFile(spec.secretFile),
+    });
+  }
   return {
     prometheus: (n) => prometheus.get(n),
     http: (n) => http.get(n),
+    hook: (n) => hooks.get(n),
     prometheusNames: [...prometheus.keys()].sort(),
     httpNames: [...http.keys()].sort(),
+    hookNames: [...hooks.keys()].sort(),
     allowHttp,
   };
 }
@@ -191,8 +217,10 @@ export function gatesConfig(
 export const NO_GATES_CONFIG: GatesConfig = {
   prometheus: () => undefined,
   http: () => undefined,
+  hook: () => undefined,
   prometheusNames: [],
   httpNames: [],
+  hookNames: [],
   allowHttp: false,
 };
 

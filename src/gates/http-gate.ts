@@ -6,7 +6,7 @@
  * `{"gate", "customKeyStoreId", "workflowId", "runId", "region", "account"?}` as JSON (a POST, not
  * a GET, so the service can decide per store and per run with a body that is signed as a whole;
  * it must not change anything: it is asked again every `checkEvery` while a run waits). With a
- * `secretFile`, the request is signed like a traffic webhook (src/traffic/webhook-signature.ts,
+ * `secretFile`, the request is signed like a traffic webhook (signed-post.ts, shared with hooks;
  * signature version 2: method, full URL, timestamp, nonce, body) and the answer must carry the
  * service's signature over the request's nonce, the status and the body — an unsigned or badly
  * signed answer is not believed, since anyone on the path could fake "open".
@@ -17,11 +17,9 @@
  */
 import { z } from 'zod';
 import type { GateResult } from '../domain/gates';
-import { WEBHOOK_NONCE_HEADER, WEBHOOK_SIGNATURE_HEADER } from '../domain/traffic';
-import { signWebhookRequest, verifyWebhookResponse } from '../traffic/webhook-signature';
 import { GATES_FILE_ENV, type GatesConfig } from './config';
-import { fetchWithin } from './fetch';
 import { oneLine, safeEvidence, unansweredGate } from './report';
+import { signedPost } from './signed-post';
 
 /** What the service is told: which gate, for which store and run. */
 export interface HttpGateRequest {
@@ -59,58 +57,16 @@ export async function checkHttpGate(
     region: request.region,
     ...(request.account !== undefined ? { account: request.account } : {}),
   });
-  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
-  let secret: string | undefined;
-  if (target.secret) {
-    secret = target.secret.read();
-    if (!secret) {
-      return unansweredGate(
-        'http',
-        gateName,
-        `the worker has no signing secret for HTTP gate "${gateName}": ${target.secret.source} is missing or empty`,
-      );
-    }
-    Object.assign(headers, signWebhookRequest(secret, { method: 'POST', url: target.url, body }));
-  }
-  const answer = await fetchWithin(
-    target.url,
-    { method: 'POST', headers, body },
-    target.timeoutMs,
-    options.signal,
-  );
-  if (!answer.ok) return unansweredGate('http', gateName, answer.error);
-  const seen = { status: answer.status, body: oneLine(answer.text, 200) };
-  if (answer.status >= 300 && answer.status < 400) {
-    return unansweredGate(
-      'http',
-      gateName,
-      `answered ${answer.status} (a redirect); redirects are never followed — configure the gate's final URL on the worker`,
-      seen,
-    );
-  }
-  if (answer.status !== 200) {
-    return unansweredGate(
-      'http',
-      gateName,
-      `answered HTTP ${answer.status}${seen.body ? ` (${seen.body})` : ''}`,
-      seen,
-    );
-  }
-  if (secret !== undefined) {
-    const check = verifyWebhookResponse(secret, headers[WEBHOOK_NONCE_HEADER] ?? '', {
-      status: answer.status,
-      body: answer.text,
-      signature: answer.headers.get(WEBHOOK_SIGNATURE_HEADER),
-    });
-    if (!check.ok) {
-      return unansweredGate(
-        'http',
-        gateName,
-        `the answer is not believed: ${check.reason}; the gate must sign its answers (docs/gates.md)`,
-        seen,
-      );
-    }
-  }
+  const answer = await signedPost(target, body, {
+    what: `HTTP gate "${gateName}"`,
+    noun: 'gate',
+    docs: 'docs/gates.md',
+    timeoutMs: target.timeoutMs,
+    accept: (status) => status === 200,
+    signal: options.signal,
+  });
+  if (!answer.ok) return unansweredGate('http', gateName, answer.error, answer.seen ?? {});
+  const seen = answer.seen;
   let parsed: z.infer<typeof answerSchema> | undefined;
   try {
     const json = answerSchema.safeParse(JSON.parse(answer.text));
