@@ -61,7 +61,15 @@ import { maintenanceWorkflowId, SEARCH_ATTRIBUTES } from '../src/domain/names';
 import { isEndState, type EndState } from '../src/domain/phases';
 import type { MaintenanceResult } from '../src/domain/status';
 import { fleetActivities, fleetHookActivities, setupActivities } from './activity-options';
-import type { FleetHookPoint, FleetHooksStatus, HookCallOutcome, HookReport } from '../src/domain/hooks';
+import {
+  hookCallNotCompleted,
+  hookReportOf,
+  vetoPointDecision,
+  type FleetHookPoint,
+  type FleetHooksStatus,
+  type HookCallOutcome,
+  type HookReport,
+} from '../src/domain/hooks';
 import { fleetAbortUpdate, fleetStatusQuery, type FleetAbortArgs } from './fleet-messages';
 import { rootMessage } from './failures';
 import { PATCHES } from './patches';
@@ -362,13 +370,7 @@ class FleetRun {
       spec.hook,
       `about to start maintenance of ${this.stores.length} stores`,
     );
-    const decision: HookReport['decision'] = outcome.answered
-      ? outcome.allow === true
-        ? 'allowed'
-        : 'vetoed'
-      : spec.onNoAnswer === 'proceed'
-        ? 'proceeded'
-        : 'vetoed';
+    const decision = vetoPointDecision(outcome, spec.onNoAnswer);
     this.recordHook('beforeFleet', outcome, decision);
     if (decision !== 'vetoed') return true;
     this.abortInfo = {
@@ -425,14 +427,7 @@ class FleetRun {
       });
     } catch (err) {
       if (isCancellation(err)) throw err;
-      return {
-        point,
-        hook,
-        answered: false,
-        error: `the hook call did not complete: ${rootMessage(err)}`,
-        attempts: 0,
-        elapsedMs: Date.now() - started,
-      };
+      return hookCallNotCompleted(point, hook, rootMessage(err), Date.now() - started);
     }
   }
 
@@ -443,17 +438,7 @@ class FleetRun {
   ): void {
     this.hooks = {
       ...this.hooks,
-      [point]: {
-        hook: outcome.hook,
-        at: iso(Date.now()),
-        decision,
-        answered: outcome.answered,
-        ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
-        ...(outcome.ticket !== undefined ? { ticket: outcome.ticket } : {}),
-        ...(outcome.error !== undefined ? { error: outcome.error } : {}),
-        attempts: outcome.attempts,
-        elapsedMs: outcome.elapsedMs,
-      },
+      [point]: hookReportOf(outcome, decision, iso(Date.now())),
     };
   }
 

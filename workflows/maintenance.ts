@@ -55,6 +55,9 @@ import {
 import type { GateReport } from '../src/domain/gates';
 import {
   HOOK_NO_ANSWER,
+  hookCallNotCompleted,
+  hookReportOf,
+  vetoPointDecision,
   type HookCallOutcome,
   type HookReport,
   type StoreHookPoint,
@@ -1360,14 +1363,7 @@ class MaintenanceRun {
       });
     } catch (err) {
       if (isCancellation(err)) throw err;
-      return {
-        point,
-        hook,
-        answered: false,
-        error: `the hook call did not complete: ${rootMessage(err)}`,
-        attempts: 0,
-        elapsedMs: Date.now() - started,
-      };
+      return hookCallNotCompleted(point, hook, rootMessage(err), Date.now() - started);
     }
   }
 
@@ -1381,17 +1377,7 @@ class MaintenanceRun {
     const { point: _point, ...seen } = outcome;
     this.hooks = {
       ...this.hooks,
-      [point]: {
-        hook: outcome.hook,
-        at: iso(Date.now()),
-        decision,
-        answered: outcome.answered,
-        ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
-        ...(outcome.ticket !== undefined ? { ticket: outcome.ticket } : {}),
-        ...(outcome.error !== undefined ? { error: outcome.error } : {}),
-        attempts: outcome.attempts,
-        elapsedMs: outcome.elapsedMs,
-      },
+      [point]: hookReportOf(outcome, decision, iso(Date.now())),
     };
     this.audit(
       `hook.${point}`,
@@ -1417,13 +1403,7 @@ class MaintenanceRun {
       spec.hook,
       `about to drain traffic (provider ${this.req.drain.provider}) and disconnect ${id} for maintenance`,
     );
-    const decision: HookReport['decision'] = outcome.answered
-      ? outcome.allow === true
-        ? 'allowed'
-        : 'vetoed'
-      : spec.onNoAnswer === 'proceed'
-        ? 'proceeded'
-        : 'vetoed';
+    const decision = vetoPointDecision(outcome, spec.onNoAnswer);
     this.recordHook(
       'beforeDrain',
       outcome,

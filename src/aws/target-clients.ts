@@ -8,6 +8,32 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-
 import type { KmsTarget } from '../domain/location';
 import { assumedRoleCredentials } from '../kms/assumed-role';
 
+/** What every AWS client of the worker is made from. */
+export interface AwsClientConfig {
+  readonly region: string;
+  /** Overrides the service's `AWS_ENDPOINT_URL_<SERVICE>`; e.g. the simulator's URL. */
+  readonly endpoint?: string;
+  /** Defaults to the SDK's provider chain (env, shared config, SSO, IMDS, ...). */
+  readonly credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  /** Per-request timeout (default 10 s), so a hung connection cannot hold an activity. */
+  readonly requestTimeoutMs?: number;
+}
+
+/**
+ * The settings every client shares: SDK retries off (Temporal retries activities, with backoff
+ * visible in the history; two layers would multiply calls against KMS's quotas) and bounded
+ * connection and request times.
+ */
+export function awsClientSettings(config: AwsClientConfig) {
+  return {
+    region: config.region,
+    ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+    ...(config.credentials ? { credentials: config.credentials } : {}),
+    maxAttempts: 1,
+    requestHandler: { connectionTimeout: 3_000, requestTimeout: config.requestTimeoutMs ?? 10_000 },
+  };
+}
+
 /** The session name of calls made without one (the worker's own tools, not one store's run). */
 export const DEFAULT_ROLE_SESSION_NAME = 'keystore-maint';
 

@@ -178,3 +178,48 @@ export interface HookReport {
 
 export type HooksStatus = { readonly [P in StoreHookPoint]?: HookReport };
 export type FleetHooksStatus = { readonly [P in FleetHookPoint]?: HookReport };
+
+/** At a veto point: what the hook's call decides, failing closed unless `onNoAnswer` is "proceed". */
+export function vetoPointDecision(
+  outcome: HookCallOutcome,
+  onNoAnswer: ResolvedHook['onNoAnswer'],
+): HookReport['decision'] {
+  if (outcome.answered) return outcome.allow === true ? 'allowed' : 'vetoed';
+  return onNoAnswer === 'proceed' ? 'proceeded' : 'vetoed';
+}
+
+/** What `status.hooks` keeps of one call. */
+export function hookReportOf(
+  outcome: HookCallOutcome,
+  decision: HookReport['decision'],
+  at: string,
+): HookReport {
+  return {
+    hook: outcome.hook,
+    at,
+    decision,
+    answered: outcome.answered,
+    ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
+    ...(outcome.ticket !== undefined ? { ticket: outcome.ticket } : {}),
+    ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+    attempts: outcome.attempts,
+    elapsedMs: outcome.elapsedMs,
+  };
+}
+
+/** A hook activity that did not complete (its worker lost, its attempts spent): no answer. */
+export function hookCallNotCompleted(
+  point: HookPoint,
+  hook: string,
+  why: string,
+  elapsedMs: number,
+): HookCallOutcome {
+  return {
+    point,
+    hook,
+    answered: false,
+    error: `the hook call did not complete: ${why}`,
+    attempts: 0,
+    elapsedMs,
+  };
+}

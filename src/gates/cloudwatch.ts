@@ -19,9 +19,10 @@ import {
   DescribeAlarmsCommand,
   type DescribeAlarmsCommandInput,
 } from '@aws-sdk/client-cloudwatch';
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import {
+  awsClientSettings,
   targetClientProvider,
+  type AwsClientConfig,
   type TargetClientOptions,
   type TargetClientProvider,
 } from '../aws/target-clients';
@@ -31,24 +32,10 @@ import { oneLine, safeEvidence, unansweredGate } from './report';
 
 export type CloudWatchClientProvider = TargetClientProvider<CloudWatchClient>;
 
-export interface CloudWatchClientConfig {
-  readonly region: string;
-  /** Overrides `AWS_ENDPOINT_URL_CLOUDWATCH`; e.g. the simulator's URL. */
-  readonly endpoint?: string;
-  /** Defaults to the SDK's provider chain. */
-  readonly credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
-  /** Per-request timeout (default 10 s). */
-  readonly requestTimeoutMs?: number;
-}
+export type CloudWatchClientConfig = AwsClientConfig;
 
 export function createCloudWatchClient(config: CloudWatchClientConfig): CloudWatchClient {
-  return new CloudWatchClient({
-    region: config.region,
-    ...(config.endpoint ? { endpoint: config.endpoint } : {}),
-    ...(config.credentials ? { credentials: config.credentials } : {}),
-    maxAttempts: 1,
-    requestHandler: { connectionTimeout: 3_000, requestTimeout: config.requestTimeoutMs ?? 10_000 },
-  });
+  return new CloudWatchClient(awsClientSettings(config));
 }
 
 export interface CloudWatchClientProviderOptions

@@ -9,32 +9,19 @@
  * polls itself. Two retry layers would multiply calls against a 5-requests-per-second quota.
  */
 import { KMSClient } from '@aws-sdk/client-kms';
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import {
   DEFAULT_ROLE_SESSION_NAME,
+  awsClientSettings,
   targetClientProvider,
+  type AwsClientConfig,
   type TargetClientOptions,
   type TargetClientProvider,
 } from '../aws/target-clients';
 
-export interface KmsClientConfig {
-  readonly region: string;
-  /** Overrides `AWS_ENDPOINT_URL_KMS`; e.g. the simulator's URL. */
-  readonly endpoint?: string;
-  /** Defaults to the SDK's provider chain (env, shared config, SSO, IMDS, ...). */
-  readonly credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
-  /** Per-request timeout (default 10 s), so a hung connection cannot hold an activity. */
-  readonly requestTimeoutMs?: number;
-}
+export type KmsClientConfig = AwsClientConfig;
 
 export function createKmsClient(config: KmsClientConfig): KMSClient {
-  return new KMSClient({
-    region: config.region,
-    ...(config.endpoint ? { endpoint: config.endpoint } : {}),
-    ...(config.credentials ? { credentials: config.credentials } : {}),
-    maxAttempts: 1,
-    requestHandler: { connectionTimeout: 3_000, requestTimeout: config.requestTimeoutMs ?? 10_000 },
-  });
+  return new KMSClient(awsClientSettings(config));
 }
 
 /**
