@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MaintenanceStatus } from '../../src/domain/status';
 import { createCloudWatchClient } from '../../src/gates/cloudwatch';
 import { gatesConfig } from '../../src/gates/config';
-import { statusQuery } from '../../workflows/messages';
+import { abortUpdate, statusQuery } from '../../workflows/messages';
 import { fleetClient, fleetRequest, uniqueFleetName } from '../fleet/support';
 import { FIRING_ALERT, startTestPrometheus, type TestPrometheus } from '../support/prometheus';
 import {
@@ -147,6 +147,30 @@ describe('gates before the drain', () => {
     expect(decisions[0]).toMatchObject({ action: 'gate.checked', outcome: 'info' });
     expect(JSON.stringify(decisions[0]?.detail)).toContain(FIRING_ALERT);
     expect(decisions.at(-1)).toMatchObject({ action: 'gate.opened', outcome: 'ok' });
+  }, 120_000);
+
+  it('an abort or a Temporal cancellation while a gate holds the start ends CANCELLED with nothing touched', async () => {
+    const name = await createAlarm();
+    await alarm('ALARM', name);
+    for (const how of ['abort', 'cancel'] as const) {
+      const id = await connectedStore(env.control);
+      const handle = await env.start({
+        ...env.request(id),
+        gates: { onBlocked: 'wait', waitUpTo: '2m', checkEvery: '5s', cloudWatchAlarms: { names: [name] } },
+      });
+      await eventually(async () => (await status(id)).gates?.waiting, 'the run to wait for the gate');
+      if (how === 'abort') {
+        await handle.executeUpdate(abortUpdate, {
+          args: [{ by: 'oncall@example.com', reason: 'not today' }],
+        });
+      } else {
+        await handle.cancel();
+      }
+      const ended = await outcomeOf(handle).catch(async () => status(id));
+      expect(ended.outcome, how).toBe('CANCELLED');
+      expect(mutatingAccepted(await callsFor(env.control, id)), how).toEqual([]);
+      expect((await env.control.getStore(id)).ConnectionState, how).toBe('CONNECTED');
+    }
   }, 120_000);
 
   it('refuses at once by default, and changes nothing', async () => {
