@@ -158,5 +158,18 @@ def main() -> int:
     return 0
 
 
+def exit_now(code: int) -> None:
+    """Ends the process without interpreter finalization.
+
+    The SDK's Rust runtime keeps native threads that can abort the interpreter while it
+    finalizes ("Fatal Python error: PyGILState_Release", temporalio/sdk-python#300), turning a
+    run that went as expected into a crash with no exit code. All work is done and awaited by
+    now, so flushing output and leaving directly loses nothing.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())
