@@ -16,6 +16,8 @@ import type { WebhookControllers } from '../src/traffic/webhook-controllers';
 import { createAuditActivities } from './audit';
 import { createFleetActivities } from './fleet';
 import { createHookActivities } from './hooks';
+import { createNotificationActivities } from './notifications';
+import { snsClientProvider, type SnsClientProvider } from '../src/notify/sns';
 import { createHealthActivities } from './health';
 import { createKeyStoreActivities } from './keystore';
 import { createProbeActivities } from './probes';
@@ -47,6 +49,8 @@ export interface ActivityDeps {
   readonly cloudHsm?: CloudHsmClientProvider | undefined;
   /** The Prometheus sources and HTTP gates requests may name (default: none configured). */
   readonly gatesConfig?: GatesConfig | undefined;
+  /** SNS clients for notification topics (default: the SDK's endpoints and the worker's credentials). */
+  readonly sns?: SnsClientProvider | undefined;
   /** CloudWatch clients for alarm gates (default: the SDK's endpoints and credentials). */
   readonly cloudWatch?: CloudWatchClientProvider | undefined;
   /**
@@ -69,6 +73,12 @@ export function createActivities(deps: ActivityDeps) {
     }),
     // Hooks are configured beside the HTTP gates (src/gates/config.ts, "hooks").
     ...createHookActivities({ gatesConfig: deps.gatesConfig ?? NO_GATES_CONFIG }),
+    // So are notification destinations ("notifications").
+    ...createNotificationActivities({
+      gatesConfig: deps.gatesConfig ?? NO_GATES_CONFIG,
+      sns: deps.sns ?? snsClientProvider(),
+      metrics: deps.metrics,
+    }),
     ...createProbeActivities({
       ...deps,
       xksProxies: deps.xksProxies ?? NO_XKS_PROXIES,

@@ -26,6 +26,9 @@
  * possibly done; the confirmation rule then finds out. Reads are abandoned at once (`TRY_CANCEL`).
  * - Hooks: one call, bounded by the hook's timeout on the worker; retried only when its worker is
  *   lost. Abandoned at once when cancelled (`TRY_CANCEL`): a call changes nothing of the store.
+ * - Notifications: one attempt per activity attempt, retried from 2 s up to 30 s apart for at most
+ *   10 minutes, in the background (workflows/run-notifications.ts); a refusal no retry cures
+ *   (`NotificationUndeliverable`) stops at once.
  * - Canary: a few attempts, because crypto on a just-reconnected store can briefly fail while
  *   KMS catches up (eventual consistency).
  */
@@ -39,6 +42,7 @@ import {
 import type { Activities } from '../activities';
 import { AUDIT_NON_RETRYABLE_TYPES, NON_RETRYABLE_FAILURE_TYPES } from '../src/domain/errors';
 import { kmsTaskQueue } from '../src/domain/kms-budget';
+import { NOTIFICATION_FAILURE_TYPES } from '../src/domain/notifications';
 import type { ResolvedMaintenanceRequest } from '../src/domain/request';
 import { DEFAULT_WEBHOOK_TIMEOUT_MS } from '../src/domain/traffic';
 
@@ -231,4 +235,26 @@ export function fleetActivities() {
 export const setupActivities = proxyActivities<Activities>({
   startToCloseTimeout: '10 seconds',
   retry: { maximumAttempts: 5 },
+});
+
+/** How long one notification is tried before it counts as failed (docs/notifications.md). */
+export const NOTIFICATION_DELIVERY_MS = 10 * 60_000;
+
+/** Notification deliveries, in the background (workflows/run-notifications.ts). */
+export const notificationActivities = proxyActivities<Activities>({
+  // One attempt: a destination's timeout (at most 1 min) and some slack.
+  startToCloseTimeout: '75 seconds',
+  scheduleToCloseTimeout: NOTIFICATION_DELIVERY_MS,
+  retry: {
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    nonRetryableErrorTypes: [NOTIFICATION_FAILURE_TYPES.undeliverable],
+  },
+});
+
+/** PREFLIGHT's check that the request's destinations exist on the worker. */
+export const notificationCheckActivities = proxyActivities<Activities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { maximumAttempts: 5, nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES] },
 });

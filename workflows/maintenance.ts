@@ -74,7 +74,7 @@ import type {
   ReadinessStatus,
 } from '../src/domain/status';
 import type { DrainPlan } from '../src/domain/traffic';
-import { activitiesFor, setupActivities } from './activity-options';
+import { activitiesFor, notificationCheckActivities, setupActivities } from './activity-options';
 import { dryRunPlan } from './dry-run-plan';
 import { rootApplicationFailure, rootMessage } from './failures';
 import {
@@ -90,6 +90,7 @@ import {
 import { PATCHES } from './patches';
 import { auditLocation, RunAudit } from './run-audit';
 import { RunMetrics } from './run-metrics';
+import { RunNotifications, type EventFacts } from './run-notifications';
 import { actorField, argumentObject, reasonField, rejectUpdate } from './update-arguments';
 
 /** Phases in which an abort still has something to stop; later, the run is already returning. */
@@ -157,6 +158,11 @@ class MaintenanceRun {
   private readonly auditTrail: RunAudit;
   /** Phase durations and the ending, for the worker's metrics (a sink: never affects the run). */
   private readonly runMetrics = new RunMetrics();
+  /** Messages to the request's destinations (requests with `notify` only; docs/notifications.md). */
+  private readonly notifications = new RunNotifications(
+    () => this.request?.notify,
+    (action, detail, outcome, actor, error) => this.audit(action, detail, outcome, actor, error),
+  );
   private store: MaintenanceStatus['store'] = {};
   private windowStartMs: number | undefined;
   private windowEndMs: number | undefined;
@@ -463,7 +469,31 @@ class MaintenanceRun {
   // ---------------------------------------------------------------------------------------------
   // State, audit and phases
 
+  /** What a notification says about the run at this moment (docs/notifications.md). */
+  private notificationFacts(): EventFacts {
+    const request = this.request;
+    return {
+      at: iso(Date.now()),
+      phase: this.phase,
+      ...(this.outcome ? { outcome: this.outcome } : {}),
+      message: this.message,
+      customKeyStoreId: request?.customKeyStoreId ?? '',
+      ...(this.store.name ? { storeName: this.store.name } : {}),
+      ...(this.store.type ? { storeType: this.store.type } : {}),
+      region: this.region ?? '',
+      ...(request?.location.account !== undefined ? { account: request.location.account } : {}),
+      ...(this.windowEndMs !== undefined ? { windowEndsAt: iso(this.windowEndMs) } : {}),
+      requestedBy: request?.requestedBy ?? '',
+      reason: request?.reason ?? '',
+      ...(request?.ticket ? { ticket: request.ticket } : {}),
+      dryRun: request?.dryRun ?? false,
+      workflowId: this.info.workflowId,
+      runId: this.info.runId,
+    };
+  }
+
   private status(): MaintenanceStatus {
+    const notifications = this.notifications.report();
     const latestEnd =
       this.windowStartMs !== undefined && this.request
         ? iso(this.windowStartMs + this.request.maxWindowMs)
@@ -502,6 +532,7 @@ class MaintenanceRun {
       ...(this.readiness ? { readiness: { ...this.readiness } } : {}),
       ...(this.gates ? { gates: { ...this.gates } } : {}),
       ...(this.hooks ? { hooks: { ...this.hooks } } : {}),
+      ...(notifications ? { notifications } : {}),
       message: this.message,
       audit: this.auditTrail.report(),
       events: [...this.auditTrail.events],
@@ -543,9 +574,23 @@ class MaintenanceRun {
     if (phase === 'DISCONNECTING') this.mayBeOffline = true;
     this.audit(isEndState(phase) ? 'run.ended' : 'phase.entered', { message }, 'info');
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.phase, value: phase }]);
+    // Notifications that need no patched(): only requests with `notify` schedule them, and no run
+    // started by older code can have one (its request schema refused the field).
+    this.notifications.phaseEntered(
+      phase,
+      this.auditTrail.events.length,
+      this.info.workflowId,
+      this.info.runId,
+      () => this.notificationFacts(),
+    );
     await this.auditTrail.flush();
-    // At the end the store is back (or reported), so waiting for the trail extends nothing.
-    if (isEndState(phase)) await this.auditTrail.settle();
+    if (isEndState(phase)) {
+      // At the end the store is back (or reported), so waiting for the last deliveries and the
+      // trail extends nothing; what became of the deliveries goes into the trail too.
+      await this.notifications.settle();
+      await this.auditTrail.flush();
+      await this.auditTrail.settle();
+    }
   }
 
   private observe(snapshot: { state: ConnectionState; connectionErrorCode?: string | undefined }): void {
@@ -724,6 +769,8 @@ class MaintenanceRun {
     const acts = activitiesFor(this.req, this.safe);
 
     // PREFLIGHT ---------------------------------------------------------------------------------
+    // A misspelt destination refuses the run before anything is said or touched.
+    if (this.req.notify) await notificationCheckActivities.checkNotificationDestinations(this.req.notify.to);
     await this.enter('PREFLIGHT', `checking ${this.req.customKeyStoreId} in ${this.region}`);
     let snapshot = await this.describe();
     if (snapshot.state === 'CONNECTING' || snapshot.state === 'DISCONNECTING') {

@@ -23,6 +23,8 @@ interface StartOptions extends GlobalOptions {
   webhookController?: string;
   webhookTimeout?: string;
   settle?: string;
+  notify?: string[];
+  notifyEvents?: string;
   store?: string;
   window?: string;
   until?: string;
@@ -107,6 +109,8 @@ export function requestFromFlags(opts: StartOptions): MaintenanceRequest {
   set('reconnectAttempts', opts.reconnectAttempts);
   const drain = drainFromFlags(opts, base.drain);
   if (drain) request.drain = drain;
+  const notify = notifyFromFlags(opts, base.notify);
+  if (notify) request.notify = notify;
   if (opts.dryRun) request.dryRun = true;
   if (opts.allowAlreadyDisconnected) request.allowAlreadyDisconnected = true;
   if (opts.approvalRequired || opts.approvalTimeout) {
@@ -131,6 +135,27 @@ export function requestFromFlags(opts: StartOptions): MaintenanceRequest {
   if (request.window === undefined)
     throw new CliError('--window (e.g. 2h) or --until (ISO time) is required');
   return request as unknown as MaintenanceRequest;
+}
+
+/** `--notify` and `--notify-events` over the input's `notify` (validation names what is wrong). */
+function notifyFromFlags(opts: StartOptions, fromInput: unknown): Record<string, unknown> | undefined {
+  if (!opts.notify?.length && opts.notifyEvents === undefined) return undefined;
+  const base = typeof fromInput === 'object' && fromInput ? (fromInput as Record<string, unknown>) : {};
+  const to = opts.notify?.length ? opts.notify : base.to;
+  if (to === undefined)
+    throw new CliError('--notify-events needs --notify <destination> (or notify.to in --input)');
+  return {
+    ...base,
+    to,
+    ...(opts.notifyEvents !== undefined
+      ? {
+          events: opts.notifyEvents
+            .split(',')
+            .map((e) => e.trim())
+            .filter(Boolean),
+        }
+      : {}),
+  };
 }
 
 /** The request's flags, shared by `start` and `schedule create`. */
@@ -214,6 +239,15 @@ export function withRequestOptions(command: Command): Command {
       '--settle <duration>',
       'pause after the drain is confirmed (cached data keys, connection pools)',
       parseDurationText,
+    )
+    .option(
+      '--notify <destination>',
+      "send notifications to this destination, by its name in the workers' configuration (repeat for more)",
+      (v: string, all: string[] = []) => [...all, v],
+    )
+    .option(
+      '--notify-events <list>',
+      'with --notify: which events, comma-separated (default drainStarted,disconnected,reconnectStarted,back,ended; also started)',
     );
 }
 

@@ -17,6 +17,7 @@ import { freeTextProblem } from './free-text';
 import { drainSpecSchema, legacyDrainSpecSchema, type DrainSpec } from './traffic';
 import { locationOf, type StoreLocation } from './location';
 import { gatesSchema, resolveGates, type ResolvedGates } from './gates';
+import { notifySchema, resolveNotify, type ResolvedNotify } from './notifications';
 import { probesSchema, resolveProbes, type ResolvedProbes } from './probes';
 import { resolveHooks, storeHooksSchema, type ResolvedStoreHooks, type StoreHookPoint } from './hooks';
 
@@ -164,6 +165,8 @@ export const maintenanceRequestSchema = () =>
     gates: gatesSchema().optional(),
     /** HTTP calls at named points, to hooks configured on the worker by name (docs/hooks.md). */
     hooks: storeHooksSchema().optional(),
+    /** Messages as the run moves, to destinations configured on the worker by name (docs/notifications.md). */
+    notify: notifySchema().optional(),
   });
 
 /**
@@ -204,6 +207,8 @@ export interface ResolvedMaintenanceRequest {
   readonly gates?: ResolvedGates;
   /** Absent: no hooks (no hook activity is ever scheduled). */
   readonly hooks?: ResolvedStoreHooks;
+  /** Absent: no notifications (no notification activity is ever scheduled). */
+  readonly notify?: ResolvedNotify;
 }
 
 export type ValidationResult =
@@ -310,6 +315,7 @@ export function validateMaintenanceRequest(
       ...(r.probes ? { probes: resolveProbes(r.probes) } : {}),
       ...(r.gates ? { gates: resolveGates(r.gates) } : {}),
       ...(r.hooks ? { hooks: resolveHooks<StoreHookPoint>(r.hooks) } : {}),
+      ...(r.notify ? { notify: resolveNotify(r.notify) } : {}),
     },
   };
 }

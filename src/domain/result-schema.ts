@@ -103,6 +103,19 @@ export const hooksStatusSchema = z
   })
   .meta({ description: "What each point's hook did (docs/hooks.md); present when the request has hooks." });
 
+export const notificationsStatusSchema = z
+  .object({
+    sent: count,
+    failed: count,
+    skipped: count.meta({ description: "Not wanted by the destination's own events filter on the worker." }),
+    pending: count.meta({ description: 'Deliveries still being tried.' }),
+    lastProblem: z.string().optional(),
+  })
+  .meta({
+    description:
+      'What became of the notifications (docs/notifications.md); present when the request has notify.',
+  });
+
 export const fleetHooksStatusSchema = z
   .object({ beforeFleet: hookReportSchema.optional(), afterFleet: hookReportSchema.optional() })
   .meta({
@@ -218,6 +231,7 @@ export const maintenanceStatusSchema = z.object({
   readiness: readinessStatusSchema.optional(),
   gates: gatesStatusSchema.optional(),
   hooks: hooksStatusSchema.optional(),
+  notifications: notificationsStatusSchema.optional(),
   message: z.string().meta({ description: 'One line for humans: what is happening, or how the run ended.' }),
   audit: auditReportSchema,
   events: z.array(auditEventSchema),

@@ -4,6 +4,7 @@
  */
 import type { GateReport } from './gates';
 import type { HooksStatus } from './hooks';
+import type { NotificationsStatus } from './notifications';
 import type { ReadinessReport } from './probes';
 import type { AuditEvent } from './audit-event';
 import type { ConnectionState, KeyStoreType } from './connection-state';
@@ -110,6 +111,8 @@ export interface MaintenanceStatus {
   readonly gates?: GatesStatus;
   /** What each point's hook did, when the request has `hooks` (docs/hooks.md). */
   readonly hooks?: HooksStatus;
+  /** What became of the notifications, when the request has `notify` (docs/notifications.md). */
+  readonly notifications?: NotificationsStatus;
   /** One line for humans: what is happening, or how the run ended and what to do. */
   readonly message: string;
   readonly audit: AuditReport;

@@ -21,6 +21,8 @@ export const WEBHOOK_SECRET_ENV = 'KEYSTORE_MAINT_WEBHOOK_SECRET';
 export const WEBHOOK_SIGNATURE_HEADER = 'x-keystore-maint-signature';
 export const WEBHOOK_TIMESTAMP_HEADER = 'x-keystore-maint-timestamp';
 export const WEBHOOK_NONCE_HEADER = 'x-keystore-maint-nonce';
+/** A notification's event id (docs/notifications.md): the same on every attempt, for deduplication. */
+export const WEBHOOK_EVENT_ID_HEADER = 'x-keystore-maint-event-id';
 /** A controller name, as the worker's configuration and requests spell it. */
 export const CONTROLLER_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 /** A receiver should refuse requests whose timestamp is further than this from its clock. */

@@ -22,6 +22,9 @@
  * beside them rather than in a file of its own: one place to configure the services the worker
  * may call before and after a drain, one `ALLOW_HTTP` switch, and no new worker wiring.
  *
+ * It also names the worker's notification destinations (`"notifications"`, src/notify/config.ts,
+ * docs/notifications.md) and the Temporal Web UI their messages link to (`"temporalUiUrl"`).
+ *
  * Credential files are read when used, so a rotated file takes effect without a restart; a
  * configured file that is missing or empty blocks its gate (it is never asked unauthenticated),
  * and leaves its hook unanswered (a veto at `beforeDrain`, unless the request says otherwise).
@@ -30,6 +33,13 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { durationSchema } from '../domain/duration-schema';
 import { GATE_SOURCE_NAME_PATTERN } from '../domain/gates';
+import {
+  destinationSchema,
+  NO_NOTIFICATIONS,
+  NotificationsConfigError,
+  notificationsConfig,
+  type NotificationsConfig,
+} from '../notify/config';
 
 export const GATES_ENV = 'KEYSTORE_MAINT_GATES';
 export const GATES_FILE_ENV = 'KEYSTORE_MAINT_GATES_FILE';
@@ -73,6 +83,8 @@ export interface GatesConfig {
   readonly prometheusNames: readonly string[];
   readonly httpNames: readonly string[];
   readonly hookNames: readonly string[];
+  /** Notification destinations (`"notifications"`, src/notify/config.ts) and the UI link base. */
+  readonly notifications: NotificationsConfig;
   /** Plain http allowed (development only). */
   readonly allowHttp: boolean;
 }
@@ -86,7 +98,7 @@ export class GatesConfigError extends Error {
 }
 
 const EXAMPLE =
-  '{"prometheus": {"<name>": {"url": "https://…", "bearerTokenFile": "…"}}, "http": {"<name>": {"url": "https://…", "secretFile": "…"}}, "hooks": {"<name>": {"url": "https://…", "secretFile": "…", "timeout": "10s"}}}';
+  '{"prometheus": {"<name>": {"url": "https://…", "bearerTokenFile": "…"}}, "http": {"<name>": {"url": "https://…", "secretFile": "…"}}, "hooks": {"<name>": {"url": "https://…", "secretFile": "…", "timeout": "10s"}}, "notifications": {"<name>": {"kind": "slack", "urlFile": "…"}}, "temporalUiUrl": "https://…"}';
 
 const timeout = () => durationSchema({ min: 1_000, max: 60_000 }).optional();
 const file = () => z.string().min(1, 'must be a file path').optional();
@@ -113,6 +125,8 @@ const configSchema = () =>
     ).optional(),
     http: named(z.strictObject({ url: z.string(), secretFile: file(), timeout: timeout() })).optional(),
     hooks: named(z.strictObject({ url: z.string(), secretFile: file(), timeout: timeout() })).optional(),
+    notifications: named(destinationSchema()).optional(),
+    temporalUiUrl: z.string().optional(),
   });
 
 function checkUrl(value: string, field: string, allowHttp: boolean, allowQuery: boolean): URL {
@@ -202,6 +216,17 @@ export function gatesConfig(
       secret: spec.secretFile === undefined ? undefined : credentialFile(spec.secretFile),
     });
   }
+  let notifications: NotificationsConfig;
+  try {
+    notifications = notificationsConfig(
+      parsed.data.notifications ?? {},
+      parsed.data.temporalUiUrl,
+      (value, field) => checkUrl(value, `${where}: ${field}`, allowHttp, true),
+    );
+  } catch (err) {
+    if (err instanceof NotificationsConfigError) throw new GatesConfigError(`${where}: ${err.message}`);
+    throw err;
+  }
   return {
     prometheus: (n) => prometheus.get(n),
     http: (n) => http.get(n),
@@ -209,6 +234,7 @@ export function gatesConfig(
     prometheusNames: [...prometheus.keys()].sort(),
     httpNames: [...http.keys()].sort(),
     hookNames: [...hooks.keys()].sort(),
+    notifications,
     allowHttp,
   };
 }
@@ -221,6 +247,7 @@ export const NO_GATES_CONFIG: GatesConfig = {
   prometheusNames: [],
   httpNames: [],
   hookNames: [],
+  notifications: NO_NOTIFICATIONS,
   allowHttp: false,
 };
 

@@ -45,6 +45,8 @@ export interface MetricsRecorder {
   gateCheck(kind: string, open: boolean): void;
   /** An audit batch the sink did not take (`type`: the activity's failure type). */
   auditWriteFailure(type: string): void;
+  /** One notification attempt to a destination: delivered, failed (retried or final), or skipped by its filter. */
+  notificationDelivery(destination: string, outcome: 'sent' | 'failed' | 'skipped'): void;
   phaseEnded: RunSink['phaseEnded'];
   runEnded: RunSink['runEnded'];
   sourceError(source: MetricsSource): void;
@@ -56,6 +58,7 @@ export const NO_METRICS: MetricsRecorder = {
   probeResult: () => undefined,
   gateCheck: () => undefined,
   auditWriteFailure: () => undefined,
+  notificationDelivery: () => undefined,
   phaseEnded: () => undefined,
   runEnded: () => undefined,
   sourceError: () => undefined,
@@ -111,6 +114,12 @@ export function neverThrowing(
     ),
     auditWriteFailure: guard('auditWriteFailure', 'activity', (type: string) =>
       recorder.auditWriteFailure(type),
+    ),
+    notificationDelivery: guard(
+      'notificationDelivery',
+      'activity',
+      (destination: string, outcome: 'sent' | 'failed' | 'skipped') =>
+        recorder.notificationDelivery(destination, outcome),
     ),
     phaseEnded: guard('phaseEnded', 'sink', (...args: Parameters<RunSink['phaseEnded']>) =>
       recorder.phaseEnded(...args),

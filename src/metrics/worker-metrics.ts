@@ -25,6 +25,7 @@ export const METRIC_NAMES = {
   probeResults: `${METRIC_PREFIX}probe_results_total`,
   gateChecks: `${METRIC_PREFIX}gate_checks_total`,
   auditWriteFailures: `${METRIC_PREFIX}audit_write_failures_total`,
+  notificationDeliveries: `${METRIC_PREFIX}notification_deliveries_total`,
   sourceErrors: `${METRIC_PREFIX}metrics_source_errors_total`,
   storesDisconnected: `${METRIC_PREFIX}stores_disconnected`,
   storesOfflinePastWindow: `${METRIC_PREFIX}stores_offline_past_window`,
@@ -59,6 +60,7 @@ export class WorkerMetrics implements MetricsRecorder {
   private readonly probeResults: Counter<'probe' | 'status'>;
   private readonly gateChecks: Counter<'kind' | 'open'>;
   private readonly auditFailures: Counter<'type'>;
+  private readonly notifications: Counter<'destination' | 'outcome'>;
   private readonly sourceErrors: Counter<'source'>;
   private watching = false;
 
@@ -117,6 +119,12 @@ export class WorkerMetrics implements MetricsRecorder {
       registers,
     });
     this.auditFailures.inc({ type: 'AuditWriteFailed' }, 0);
+    this.notifications = new Counter({
+      name: METRIC_NAMES.notificationDeliveries,
+      help: 'Notification delivery attempts by destination and outcome (sent, failed, skipped).',
+      labelNames: ['destination', 'outcome'],
+      registers,
+    });
     this.sourceErrors = new Counter({
       name: METRIC_NAMES.sourceErrors,
       help: 'Failures of the metrics themselves (they never affect a run), by source.',
@@ -156,6 +164,10 @@ export class WorkerMetrics implements MetricsRecorder {
 
   auditWriteFailure(type: string): void {
     this.auditFailures.inc({ type });
+  }
+
+  notificationDelivery(destination: string, outcome: 'sent' | 'failed' | 'skipped'): void {
+    this.notifications.inc({ destination, outcome });
   }
 
   phaseEnded(phase: RunPhase, seconds: number): void {

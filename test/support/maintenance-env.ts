@@ -4,6 +4,7 @@
  * talking to the simulator through the real `@aws-sdk/client-kms`.
  */
 import { cloudWatchClientProvider } from '../../src/gates/cloudwatch';
+import type { SnsClientProvider } from '../../src/notify/sns';
 import type { GatesConfig } from '../../src/gates/config';
 import { cloudHsmClientProvider } from '../../src/probes/cloudhsm-cluster';
 import type { XksProxies } from '../../src/probes/xks-proxies';
@@ -77,6 +78,8 @@ export interface MaintenanceEnvOptions {
   readonly xksProxies?: XksProxies;
   /** The Prometheus sources and HTTP gates the worker knows. */
   readonly gatesConfig?: GatesConfig;
+  /** SNS clients for notification topics (e.g. an emulator's). */
+  readonly sns?: SnsClientProvider;
   /** A real sink instead of the in-memory one (events are then in both). */
   readonly auditSink?: AuditSink;
   /**
@@ -121,6 +124,7 @@ export async function startMaintenanceEnv(
         webhookControllers: options.webhookControllers ?? NO_WEBHOOK_CONTROLLERS,
         ...(options.xksProxies ? { xksProxies: options.xksProxies } : {}),
         ...(options.gatesConfig ? { gatesConfig: options.gatesConfig } : {}),
+        ...(options.sns ? { sns: options.sns } : {}),
         cloudWatch: cloudWatchClientProvider({
           endpoint: sim.url,
           stsEndpoint: sim.url,

@@ -227,7 +227,7 @@ async function becomesReady(url: string, child: ChildProcess, timeoutMs = 30_000
 }
 
 /** SIGTERM to the process group, then SIGKILL if it has not gone within 10 s. */
-async function stopProcess(child: ChildProcess): Promise<void> {
+export async function stopProcess(child: ChildProcess): Promise<void> {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const signal = (name: NodeJS.Signals) => {
