@@ -25,6 +25,7 @@ export const CHECKS = {
   'worker.webhook-controllers': 'webhook controllers',
   'worker.xks-proxies': 'XKS proxy credentials',
   'worker.gates': 'gate sources',
+  'worker.notifications': 'notification destinations',
   'worker.kms-budget': 'KMS budget',
   'worker.workflow-bundle': 'workflow bundle',
 } as const;

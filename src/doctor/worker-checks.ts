@@ -191,6 +191,55 @@ function gatesCheck(env: NodeJS.ProcessEnv): CheckResult {
   }
 }
 
+/**
+ * The notification destinations in the gates file. A URL or secret file that is missing now is a
+ * warning, not a failure: deliveries read it when they run (and retry), so it can be put in place
+ * later, but until then every notification to that destination fails.
+ */
+function notificationsCheck(env: NodeJS.ProcessEnv): CheckResult {
+  let config;
+  try {
+    config = gatesConfigFromEnvironment(env).notifications;
+  } catch {
+    return result(
+      'worker.notifications',
+      'skip',
+      'the gates file is unusable (see worker.gates)',
+      `fix ${GATES_FILE_ENV} first (docs/notifications.md)`,
+    );
+  }
+  const names = config.destinationNames;
+  if (names.length === 0) {
+    return result(
+      'worker.notifications',
+      'ok',
+      `none configured: runs with "notify" are refused (fine when none uses one; "notifications" in ${GATES_FILE_ENV} configures them)`,
+    );
+  }
+  const unreadable = names.flatMap((name) => {
+    const d = config.destination(name);
+    if (!d || d.kind === 'sns') return [];
+    const missing = [d.url, ...(d.kind === 'webhook' && d.secret ? [d.secret] : [])].filter(
+      (v) => v.read() === undefined,
+    );
+    return missing.map((v) => `"${name}" (${v.source} is missing or empty)`);
+  });
+  const listed = names.map((n) => `${n} (${config.destination(n)?.kind ?? '?'})`).join(', ');
+  if (unreadable.length > 0) {
+    return result(
+      'worker.notifications',
+      'warn',
+      `${plural(names.length, 'destination')}: ${listed}; unreadable now: ${unreadable.join(', ')}: every delivery to it fails until it is in place`,
+      'write the webhook URL or signing secret where "urlFile" or "secretFile" says (docs/notifications.md)',
+    );
+  }
+  return result(
+    'worker.notifications',
+    'ok',
+    `${plural(names.length, 'destination')}: ${listed}${config.temporalUiUrl ? `; messages link to ${config.temporalUiUrl}` : '; no temporalUiUrl: messages carry run ids, not links'}`,
+  );
+}
+
 function kmsBudgetCheck(env: NodeJS.ProcessEnv): CheckResult {
   try {
     return result('worker.kms-budget', 'ok', describeKmsBudget(kmsBudgetFromEnvironment(env)));
@@ -232,6 +281,7 @@ export function workerConfigChecks(env: NodeJS.ProcessEnv): CheckResult[] {
     webhookCheck(env),
     xksProxiesCheck(env),
     gatesCheck(env),
+    notificationsCheck(env),
     kmsBudgetCheck(env),
     bundleCheck(env),
   ];

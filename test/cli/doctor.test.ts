@@ -275,11 +275,33 @@ describe('keystore-maint doctor', () => {
       'webhook controllers',
       'XKS proxy credentials',
       'gate sources',
+      'notification destinations',
       'KMS budget',
       'workflow bundle',
     ]) {
       expect(lineOf(good.stdout, title).line, title).toMatch(/^ {2}OK /);
     }
+
+    // A destination whose URL file is not there yet: a warning (deliveries read it when they run).
+    const slackUrl = join(dir, 'slack-url');
+    const notifyEnv = {
+      ...workerEnv,
+      KEYSTORE_MAINT_GATES: JSON.stringify({
+        notifications: {
+          'ops-slack': { kind: 'slack', urlFile: slackUrl },
+          'sec-topic': { kind: 'sns', topicArn: 'arn:aws:sns:us-east-1:111122223333:kms' },
+        },
+      }),
+    };
+    const warned = await doctor(['--worker'], notifyEnv);
+    expect(warned.code, warned.stdout).toBe(0);
+    expect(lineOf(warned.stdout, 'notification destinations').line).toMatch(
+      /^ {2}WARN .*2 destinations: ops-slack \(slack\), sec-topic \(sns\); unreadable now: "ops-slack" \(file .*slack-url is missing or empty\)/,
+    );
+    writeFileSync(slackUrl, 'https://hooks.slack.com/services/T000/B000/XXXX\n');
+    const ready = await doctor(['--worker'], notifyEnv);
+    expect(lineOf(ready.stdout, 'notification destinations').line).toMatch(/^ {2}OK .*2 destinations/);
+    expect(ready.stdout).not.toContain('hooks.slack.com');
 
     const bad = await doctor(['--worker', '--json'], {
       ...workerEnv,

@@ -117,10 +117,11 @@ const SERVICE_OF_CLIENT: Readonly<Record<string, string>> = {
   '@aws-sdk/client-kms': 'kms',
   '@aws-sdk/client-cloudhsm-v2': 'cloudhsm',
   '@aws-sdk/client-cloudwatch': 'cloudwatch',
+  '@aws-sdk/client-sns': 'sns',
 };
 
-/** Where the worker's AWS calls are made: activities, readiness probes and gates. */
-const CALLING_DIRS = ['activities', join('src', 'probes'), join('src', 'gates')];
+/** Where the worker's AWS calls are made: activities, readiness probes, gates and notifications. */
+const CALLING_DIRS = ['activities', join('src', 'probes'), join('src', 'gates'), join('src', 'notify')];
 
 /**
  * `<service>:<Name>` for every `new <Name>Command(` the worker makes, the service read from the
@@ -169,7 +170,7 @@ describe('docs/iam-policy.json: least privilege for the worker', () => {
 
   it('grants no wildcard action', () => {
     for (const action of granted) {
-      expect(action).toMatch(/^(kms|cloudhsm|cloudwatch):[A-Z][A-Za-z]+$/);
+      expect(action).toMatch(/^(kms|cloudhsm|cloudwatch|sns):[A-Z][A-Za-z]+$/);
       expect(action).not.toContain('*');
     }
   });

@@ -148,7 +148,7 @@ describe('a real Prometheus scrapes a worker during a maintenance', () => {
     expect(group?.rules.map((r) => [r.name, r.health, r.lastError ?? ''])).toEqual(
       group?.rules.map((r) => [r.name, 'ok', '']),
     );
-    expect(group?.rules.length).toBe(5);
+    expect(group?.rules.length).toBe(6);
   }, 120_000);
 
   it("has a dashboard and alerts whose every query Prometheus parses and names only the worker's series", async () => {
@@ -171,7 +171,7 @@ describe('a real Prometheus scrapes a worker during a maintenance', () => {
   it('has alerting rules that promtool accepts and whose unit tests pass', () => {
     const promtool = promtoolBinary();
     const check = execFileSync(promtool, ['check', 'rules', ALERTS], { encoding: 'utf8' });
-    expect(check).toMatch(/SUCCESS: 5 rules found/);
+    expect(check).toMatch(/SUCCESS: 6 rules found/);
     const tested = execFileSync(promtool, ['test', 'rules', join(MONITORING, 'alerts.test.yml')], {
       encoding: 'utf8',
     });
