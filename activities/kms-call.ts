@@ -6,9 +6,11 @@
  *
  * Here, too, each call is counted by outcome (`kms_calls_total`) and its wait for a permit timed
  * (`kms_budget_wait_seconds`): measured around the gate, so the gate itself is unchanged. The
- * shared poller's listings pass through `gatedKmsCall` and `countedKmsCall` as well.
+ * shared poller's listings pass through `gatedKmsCall` and `countedKmsCall` as well. And each call
+ * is a `kms.<Operation>` span with its request id, when tracing is on (src/tracing.ts).
  */
 import type { KMSClient } from '@aws-sdk/client-kms';
+import { SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { FAILURE_TYPES } from '../src/domain/errors';
@@ -18,6 +20,7 @@ import type { KmsClientProvider } from '../src/kms/client';
 import { classifyKmsError } from '../src/kms/errors';
 import type { GateWaitOptions, KmsCallGate } from '../src/kms/rate-limit';
 import type { KmsCallOutcome, MetricsRecorder } from '../src/metrics/recorder';
+import { projectTracer } from '../src/tracing';
 
 export interface KmsCallDeps {
   readonly kms: KmsClientProvider;
@@ -67,7 +70,7 @@ export async function budgetedKmsCall<T>(
   await checkOwnAccount(deps, request.target);
   const kms = deps.kms(request.target, request.sessionName);
   const gate = deps.kmsGate;
-  if (!gate) return countedKmsCall(deps.metrics, request.operation, () => call(kms));
+  if (!gate) return countedKmsCall(deps.metrics, request.operation, () => call(kms), request.target.region);
   const ctx = Context.current();
   return gatedKmsCall(gate, deps.metrics, request.target, request.operation, () => call(kms), {
     signal: ctx.cancellationSignal,
@@ -93,7 +96,7 @@ export async function gatedKmsCall<T>(
       () => {
         sent = true;
         metrics?.kmsBudgetWait(operation, (performance.now() - queuedAt) / 1000);
-        return countedKmsCall(metrics, operation, call);
+        return countedKmsCall(metrics, operation, call, target.region);
       },
       options,
     );
@@ -103,20 +106,77 @@ export async function gatedKmsCall<T>(
   }
 }
 
-/** Makes the call and counts its outcome; what it answers or throws passes through unchanged. */
+/**
+ * Makes the call, counts its outcome and traces it (`kms.<Operation>`, when tracing is on); what
+ * it answers or throws passes through unchanged.
+ */
 export async function countedKmsCall<T>(
   metrics: MetricsRecorder | undefined,
   operation: BudgetedOperation,
   call: () => Promise<T>,
+  region?: string,
 ): Promise<T> {
+  const span = startKmsSpan(operation, region);
   try {
     const answer = await call();
     metrics?.kmsCall(operation, 'ok');
+    endKmsSpan(span, { ok: true, answer });
     return answer;
   } catch (err) {
     metrics?.kmsCall(operation, kmsCallOutcome(err));
+    endKmsSpan(span, { ok: false, err });
     throw err;
   }
+}
+
+/**
+ * A client span for one KMS call, child of the activity's span. Tracing is a side channel: a span
+ * that cannot be made or ended is dropped, never a reason to fail or delay the call.
+ */
+function startKmsSpan(operation: BudgetedOperation, region: string | undefined): Span | undefined {
+  try {
+    return projectTracer().startSpan(`kms.${operation}`, {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        'aws.service': 'kms',
+        'aws.operation': operation,
+        ...(region !== undefined ? { 'aws.region': region } : {}),
+      },
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+function endKmsSpan(
+  span: Span | undefined,
+  outcome: { ok: true; answer: unknown } | { ok: false; err: unknown },
+): void {
+  if (!span) return;
+  try {
+    // CloudTrail and AWS Support find a call by this id; errors carry it as answers do.
+    const requestId = requestIdOf(outcome.ok ? outcome.answer : outcome.err);
+    if (requestId !== undefined) span.setAttribute('aws.request_id', requestId);
+    if (!outcome.ok) {
+      const { err } = outcome;
+      span.setAttribute('error.type', err instanceof Error ? err.name : typeof err);
+      span.setStatus({
+        code: SpanStatusCode.ERROR,
+        ...(err instanceof Error ? { message: err.message } : {}),
+      });
+    }
+    span.end();
+  } catch {
+    // A broken tracer loses this span only.
+  }
+}
+
+/** `$metadata.requestId` of an AWS SDK answer or service exception, when it has one. */
+function requestIdOf(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || !('$metadata' in value)) return undefined;
+  const metadata: unknown = value.$metadata;
+  if (typeof metadata !== 'object' || metadata === null || !('requestId' in metadata)) return undefined;
+  return typeof metadata.requestId === 'string' ? metadata.requestId : undefined;
 }
 
 const THROTTLING = new Set(['ThrottlingException', 'Throttling', 'TooManyRequestsException']);

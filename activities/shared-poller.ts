@@ -201,7 +201,7 @@ export class SharedDescribePoller {
         ? await gatedKmsCall(this.deps.kmsGate, this.deps.metrics, target, 'DescribeCustomKeyStores', send, {
             priority: 'poll',
           })
-        : await countedKmsCall(this.deps.metrics, 'DescribeCustomKeyStores', send);
+        : await countedKmsCall(this.deps.metrics, 'DescribeCustomKeyStores', send, target.region);
       const requestId = page.$metadata.requestId;
       listing.firstRequestId ??= requestId;
       for (const entry of page.CustomKeyStores ?? []) {

@@ -10,12 +10,17 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { TRACING_WORKFLOW_MODULES } from '../src/tracing';
 import { projectRoot } from '../src/util/project-root';
 
 async function main(): Promise<void> {
   const root = projectRoot();
   const target = process.argv[2] ? resolve(process.argv[2]) : join(root, 'dist', 'workflow-bundle.js');
-  const { code } = await bundleWorkflowCode({ workflowsPath: join(root, 'workflows', 'index.ts') });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: join(root, 'workflows', 'index.ts'),
+    // Tracing is switched on per worker at start, so its workflow interceptors are always in.
+    workflowInterceptorModules: [...TRACING_WORKFLOW_MODULES],
+  });
   mkdirSync(dirname(target), { recursive: true });
   // Written aside and renamed, so a worker starting meanwhile never loads half a bundle.
   const partial = `${target}.${process.pid}.partial`;

@@ -29,6 +29,7 @@ import {
 } from './domain/request';
 import type { MaintenanceResult, MaintenanceStatus } from './domain/status';
 import { connectClient, temporalSettings, type TemporalSettingsOverrides } from './temporal/connection';
+import { DEFAULT_CLIENT_SERVICE_NAME, tracingClientInterceptors, tracingFromEnvironment } from './tracing';
 import {
   abortUpdate,
   approveUpdate,
@@ -338,7 +339,15 @@ export async function createMaintenanceClient(
   options: MaintenanceClientOptions = {},
 ): Promise<MaintenanceClient> {
   const env = options.env ?? process.env;
-  const temporal = options.client ?? (await connectClient(temporalSettings(options)));
+  // With OTEL_EXPORTER_OTLP_ENDPOINT set, a run's trace starts here, at StartWorkflow. A client
+  // passed in keeps its own interceptors.
+  const tracing = options.client ? undefined : tracingFromEnvironment(DEFAULT_CLIENT_SERVICE_NAME, env);
+  const temporal =
+    options.client ??
+    (await connectClient(
+      temporalSettings(options),
+      tracing ? { workflow: tracingClientInterceptors() } : undefined,
+    ));
   const taskQueue = options.taskQueue ?? (env.KEYSTORE_MAINT_TASK_QUEUE?.trim() || DEFAULT_TASK_QUEUE);
   const region = options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
   return new MaintenanceClient(temporal, taskQueue, region, options.account);

@@ -16,6 +16,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Context } from '@temporalio/activity';
 import { Worker, type NativeConnection, type WorkerOptions, type WorkerPlugin } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { SharedDescribePoller } from '../activities/shared-poller';
@@ -23,6 +24,8 @@ import { kmsTaskQueue } from './domain/kms-budget';
 import { DEFAULT_TASK_QUEUE } from './domain/names';
 import { NO_METRICS, neverThrowing, type MetricsRecorder } from './metrics/recorder';
 import { runMetricsSinks } from './metrics/workflow-sinks';
+import { TRACING_WORKFLOW_MODULES, tracingSinks, type Tracing } from './tracing';
+import { OpenTelemetryActivityInboundInterceptor } from '@temporalio/interceptors-opentelemetry';
 import {
   KmsCallGate,
   kmsBudgetFromEnvironment,
@@ -55,6 +58,11 @@ export interface MaintenanceWorkerOptions {
    * pass their own. Default: nothing is recorded.
    */
   readonly metrics?: MetricsRecorder;
+  /**
+   * OpenTelemetry tracing (src/tracing.ts); default: off. The workflow interceptors are in every
+   * bundle either way, and their sink is registered either way (dropping spans when off).
+   */
+  readonly tracing?: Tracing;
   /** Extra worker options (tuning, interceptors, sinks). */
   readonly tuning?: Partial<
     Pick<
@@ -116,12 +124,19 @@ export async function createMaintenanceWorker(options: MaintenanceWorkerOptions)
     (sharedPolling ? new SharedDescribePoller({ ...options.deps, kmsGate, metrics }) : undefined);
   const activities = createActivities({ ...options.deps, kmsGate, poller, metrics });
   const queueRate = kmsQueueActivitiesPerSecond(budget);
+  // Both queues' activities continue the run's trace: the KMS calls are on the `-kms` queue.
+  const activityInterceptors = options.tracing
+    ? {
+        activity: [(ctx: Context) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx) })],
+      }
+    : {};
   const kmsWorker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: kmsTaskQueue(options.taskQueue),
     activities,
     ...(queueRate !== undefined ? { maxTaskQueueActivitiesPerSecond: queueRate } : {}),
+    interceptors: activityInterceptors,
     ...(options.identity ? { identity: `${options.identity}/kms` } : {}),
     shutdownGraceTime: '10 seconds',
   });
@@ -131,7 +146,8 @@ export async function createMaintenanceWorker(options: MaintenanceWorkerOptions)
     taskQueue: options.taskQueue,
     activities,
     ...workflowSource,
-    sinks: runMetricsSinks(metrics),
+    sinks: { ...runMetricsSinks(metrics), ...tracingSinks(options.tracing) },
+    interceptors: { ...activityInterceptors, workflowModules: [...TRACING_WORKFLOW_MODULES] },
     ...(options.identity ? { identity: options.identity } : {}),
     shutdownGraceTime: '10 seconds',
     plugins: [runAlongside(kmsWorker)],

@@ -3,6 +3,7 @@
  * turning typed errors into one-line messages with the right exit code.
  */
 import type { AuditReport } from '../domain/status';
+import { currentTracing } from '../tracing';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import {
@@ -69,6 +70,8 @@ export async function withClient<T>(
   } catch (err) {
     throw asCliError(err);
   } finally {
+    // The CLI exits right after: send its spans first (bounded; tracing off: nothing to send).
+    await currentTracing()?.flush();
     await client.temporal.connection.close();
   }
 }

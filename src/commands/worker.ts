@@ -26,6 +26,7 @@ import { OpenRuns, temporalVisibility } from '../metrics/open-runs';
 import { installSdkMetricsRuntime } from '../metrics/sdk-runtime';
 import { startMetricsServer, type MetricsServer } from '../metrics/server';
 import { WorkerMetrics } from '../metrics/worker-metrics';
+import { DEFAULT_WORKER_SERVICE_NAME, tracesUrl, tracingFromEnvironment } from '../tracing';
 import { createMaintenanceWorker, taskQueueFromEnvironment } from '../worker';
 import { CliError } from './exit-codes';
 
@@ -56,6 +57,7 @@ export function registerWorker(program: Command): void {
         '  KEYSTORE_MAINT_KMS_WORKERS (default 1)                                  worker processes sharing that budget (see docs/fleet.md)',
         '  KEYSTORE_MAINT_METRICS_PORT (unset = off), KEYSTORE_MAINT_METRICS_HOST   Prometheus /metrics of the worker (host default 0.0.0.0; docs/monitoring.md)',
         "  KEYSTORE_MAINT_SDK_METRICS_ADDRESS (unset = off)                        the Temporal SDK's own Prometheus exporter, host:port (e.g. 0.0.0.0:9465)",
+        '  OTEL_EXPORTER_OTLP_ENDPOINT (unset = off), OTEL_SERVICE_NAME            OpenTelemetry traces over OTLP/HTTP (service default keystore-maint-worker)',
         '',
         'Example:',
         '  $ TEMPORAL_ADDRESS=localhost:7233 AWS_REGION=us-east-1 keystore-maint worker',
@@ -125,6 +127,13 @@ export function registerWorker(program: Command): void {
           );
         }
       }
+      // Spans are sent in the background; a collector that is down loses spans, never a run.
+      const tracing = tracingFromEnvironment(DEFAULT_WORKER_SERVICE_NAME);
+      if (tracing) {
+        console.log(
+          `keystore-maint worker: traces as ${tracing.serviceName} to ${tracesUrl(process.env)} (OTLP/HTTP)`,
+        );
+      }
       const connection = await connectWorkerConnection(settings);
       const metrics = metricsEndpoint ? new WorkerMetrics({ processMetrics: true }) : undefined;
       let metricsServer: MetricsServer | undefined;
@@ -174,6 +183,7 @@ export function registerWorker(program: Command): void {
           ...(bundle ? { workflowBundlePath: bundle } : {}),
           kmsBudget,
           ...(metrics ? { metrics } : {}),
+          ...(tracing ? { tracing } : {}),
         });
         console.log(
           `keystore-maint worker: task queue ${taskQueue} (KMS calls on ${kmsTaskQueue(taskQueue)}), namespace ${settings.namespace} at ${settings.address}, Region ${region}`,
@@ -184,6 +194,7 @@ export function registerWorker(program: Command): void {
         console.log('keystore-maint worker: stopped');
       } finally {
         await metricsServer?.close();
+        await tracing?.shutdown();
         await auditSink.close();
         await connection.close();
       }

@@ -4,7 +4,7 @@
  * `TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`, `TEMPORAL_TLS_*` variables. The
  * same code reaches a local dev server, a self-hosted cluster with mTLS, or Temporal Cloud.
  */
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type ClientInterceptors } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection } from '@temporalio/worker';
 
@@ -54,7 +54,10 @@ export class TemporalUnreachableError extends Error {
   }
 }
 
-export async function connectClient(settings: TemporalSettings): Promise<Client> {
+export async function connectClient(
+  settings: TemporalSettings,
+  interceptors?: ClientInterceptors,
+): Promise<Client> {
   try {
     const { address, tls, apiKey, metadata } = settings.connectionOptions;
     const connection = await Connection.connect({
@@ -64,7 +67,11 @@ export async function connectClient(settings: TemporalSettings): Promise<Client>
       ...(metadata !== undefined ? { metadata } : {}),
       connectTimeout: 5_000,
     });
-    return new Client({ connection, namespace: settings.namespace });
+    return new Client({
+      connection,
+      namespace: settings.namespace,
+      ...(interceptors !== undefined ? { interceptors } : {}),
+    });
   } catch (err) {
     throw new TemporalUnreachableError(settings.address, err);
   }

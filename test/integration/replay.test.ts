@@ -9,6 +9,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tracingSinks } from '../../src/tracing';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, inject, it } from 'vitest';
 import { projectRoot } from '../../src/util/project-root';
@@ -53,7 +54,12 @@ describe('replay of recorded histories', () => {
     });
     const results = [];
     for await (const result of Worker.runReplayHistories(
-      { workflowBundle: { codePath: inject('workflowBundlePath') }, replayName: 'keystore-maint' },
+      {
+        workflowBundle: { codePath: inject('workflowBundlePath') },
+        replayName: 'keystore-maint',
+        // The bundle's tracing interceptors export through this sink, as on every worker.
+        sinks: tracingSinks(undefined),
+      },
       histories,
     )) {
       results.push(result);

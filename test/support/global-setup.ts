@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
 import { startDevServer } from '../../src/temporal/dev-server';
+import { TRACING_WORKFLOW_MODULES } from '../../src/tracing';
 import { projectRoot } from '../../src/util/project-root';
 import { writeReliabilityReport } from './reliability-report';
 
@@ -24,7 +25,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const dir = mkdtempSync(join(tmpdir(), 'keystore-maint-test-'));
   const [server, bundle] = await Promise.all([
     startDevServer({ uiPort: false, log: (m) => console.log(m) }),
-    bundleWorkflowCode({ workflowsPath: join(projectRoot(), 'workflows', 'index.ts'), logger: quietLogger }),
+    // The same bundle as `npm run bundle`'s: tracing's workflow interceptors are always in it.
+    bundleWorkflowCode({
+      workflowsPath: join(projectRoot(), 'workflows', 'index.ts'),
+      workflowInterceptorModules: [...TRACING_WORKFLOW_MODULES],
+      logger: quietLogger,
+    }),
   ]);
   const bundlePath = join(dir, 'workflow-bundle.js');
   writeFileSync(bundlePath, bundle.code);

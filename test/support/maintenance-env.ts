@@ -84,9 +84,10 @@ export interface MaintenanceEnvOptions {
   readonly auditSink?: AuditSink;
   /**
    * The worker's KMS budget and shared polling (default: as a production worker's), and the
-   * metrics it records in (default: none; workers started again by `startWorker` share them).
+   * metrics it records in (default: none; workers started again by `startWorker` share them), and
+   * its tracing (default: off).
    */
-  readonly worker?: Pick<MaintenanceWorkerOptions, 'kmsBudget' | 'sharedPolling' | 'metrics'>;
+  readonly worker?: Pick<MaintenanceWorkerOptions, 'kmsBudget' | 'sharedPolling' | 'metrics' | 'tracing'>;
 }
 
 export async function startMaintenanceEnv(
