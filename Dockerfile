@@ -28,7 +28,8 @@ COPY src ./src
 COPY workflows ./workflows
 COPY activities ./activities
 COPY scripts ./scripts
-# tsc to dist/, then bundleWorkflowCode to dist/workflow-bundle.js (package.json "build").
+# tsc to dist/, then bundleWorkflowCode to dist/workflow-bundle.js and, for workers with tracing
+# on, dist/workflow-bundle.traced.js (package.json "build").
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS runtime

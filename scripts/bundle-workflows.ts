@@ -10,23 +10,33 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { TRACING_WORKFLOW_MODULES } from '../src/tracing';
+import { TRACING_WORKFLOW_MODULES, tracedBundlePath } from '../src/tracing';
 import { projectRoot } from '../src/util/project-root';
 
 async function main(): Promise<void> {
   const root = projectRoot();
   const target = process.argv[2] ? resolve(process.argv[2]) : join(root, 'dist', 'workflow-bundle.js');
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: join(root, 'workflows', 'index.ts'),
-    // Tracing is switched on per worker at start, so its workflow interceptors are always in.
-    workflowInterceptorModules: [...TRACING_WORKFLOW_MODULES],
-  });
+  // Two bundles: the plain one every worker loads, and beside it one with OpenTelemetry's
+  // workflow interceptors, loaded only by workers with tracing on (src/tracing.ts): workers
+  // without tracing carry neither the interceptors' code nor their per-run spans.
+  const [plain, traced] = await Promise.all([
+    bundleWorkflowCode({ workflowsPath: join(root, 'workflows', 'index.ts') }),
+    bundleWorkflowCode({
+      workflowsPath: join(root, 'workflows', 'index.ts'),
+      workflowInterceptorModules: [...TRACING_WORKFLOW_MODULES],
+    }),
+  ]);
   mkdirSync(dirname(target), { recursive: true });
-  // Written aside and renamed, so a worker starting meanwhile never loads half a bundle.
-  const partial = `${target}.${process.pid}.partial`;
-  writeFileSync(partial, code);
-  renameSync(partial, target);
-  console.log(`workflow bundle: ${target} (${(Buffer.byteLength(code) / 1024).toFixed(0)} KiB)`);
+  for (const [path, code] of [
+    [target, plain.code],
+    [tracedBundlePath(target), traced.code],
+  ] as const) {
+    // Written aside and renamed, so a worker starting meanwhile never loads half a bundle.
+    const partial = `${path}.${process.pid}.partial`;
+    writeFileSync(partial, code);
+    renameSync(partial, path);
+    console.log(`workflow bundle: ${path} (${(Buffer.byteLength(code) / 1024).toFixed(0)} KiB)`);
+  }
 }
 
 main().catch((err: unknown) => {

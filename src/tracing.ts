@@ -125,19 +125,25 @@ export function tracingClientInterceptors(): WorkflowClientInterceptor[] {
 }
 
 /**
- * The workflow interceptors, bundled with the workflows on every build (scripts/bundle-workflows.ts,
- * and a worker bundling at start): a prebuilt bundle cannot gain interceptors when a worker starts,
- * and whether tracing is on is decided only then. Without tracing the `exporter` sink drops their
- * spans; they add only a trace-context header to what they schedule, which replay does not compare.
+ * OpenTelemetry's workflow interceptors. Only workers with tracing on load them: bundling at
+ * start, they are added then; with a prebuilt bundle, the worker loads the traced bundle built
+ * beside it (`tracedBundlePath`, written by `npm run bundle`). They add only a trace-context
+ * header to what a workflow schedules, which replay does not compare, so a run may move between
+ * workers with and without tracing.
  */
 export const TRACING_WORKFLOW_MODULES: readonly string[] = [
   require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors'),
 ];
 
+/** The traced bundle built beside a plain one: `workflow-bundle.js` → `workflow-bundle.traced.js`. */
+export function tracedBundlePath(plainBundlePath: string): string {
+  return plainBundlePath.replace(/(\.js)?$/, '.traced.js');
+}
+
 /**
- * The sink the workflow interceptors (TRACING_WORKFLOW_MODULES)
- * exports its spans through. Registered on every worker, tracing or not, so that no worker logs
- * calls to an unknown sink; without tracing its spans are dropped.
+ * The sink the workflow interceptors (TRACING_WORKFLOW_MODULES) export their spans through.
+ * Registered on every worker, tracing or not (without tracing no code calls it, and a replay
+ * tool given a traced bundle drops the spans).
  */
 export function tracingSinks(tracing: Tracing | undefined): InjectedSinks<OpenTelemetrySinks> {
   return {

@@ -24,7 +24,7 @@ import { kmsTaskQueue } from './domain/kms-budget';
 import { DEFAULT_TASK_QUEUE } from './domain/names';
 import { NO_METRICS, neverThrowing, type MetricsRecorder } from './metrics/recorder';
 import { runMetricsSinks } from './metrics/workflow-sinks';
-import { TRACING_WORKFLOW_MODULES, tracingSinks, type Tracing } from './tracing';
+import { TRACING_WORKFLOW_MODULES, tracedBundlePath, tracingSinks, type Tracing } from './tracing';
 import { OpenTelemetryActivityInboundInterceptor } from '@temporalio/interceptors-opentelemetry';
 import {
   KmsCallGate,
@@ -111,9 +111,7 @@ export function kmsGateFor(budget: KmsBudget): KmsCallGate | undefined {
  * stops, so callers handle one worker as before.
  */
 export async function createMaintenanceWorker(options: MaintenanceWorkerOptions): Promise<Worker> {
-  const workflowSource = options.workflowBundlePath
-    ? { workflowBundle: { codePath: options.workflowBundlePath } }
-    : { workflowsPath: workflowsPath() };
+  const workflowSource = workflowSourceFor(options.workflowBundlePath, options.tracing !== undefined);
   const budget = options.kmsBudget ?? kmsBudgetFromEnvironment();
   // A gate passed in the deps is shared with other workers of the process (e.g. a benchmark's).
   const kmsGate = options.deps.kmsGate ?? kmsGateFor(budget);
@@ -147,12 +145,37 @@ export async function createMaintenanceWorker(options: MaintenanceWorkerOptions)
     activities,
     ...workflowSource,
     sinks: { ...runMetricsSinks(metrics), ...tracingSinks(options.tracing) },
-    interceptors: { ...activityInterceptors, workflowModules: [...TRACING_WORKFLOW_MODULES] },
+    interceptors: {
+      ...activityInterceptors,
+      ...(options.tracing && !options.workflowBundlePath
+        ? { workflowModules: [...TRACING_WORKFLOW_MODULES] }
+        : {}),
+    },
     ...(options.identity ? { identity: options.identity } : {}),
     shutdownGraceTime: '10 seconds',
     plugins: [runAlongside(kmsWorker)],
     ...options.tuning,
   });
+}
+
+/**
+ * The workflow code: the prebuilt bundle (the traced one beside it when tracing is on), or
+ * workflows/ bundled at start. A missing traced bundle stops the worker with the fix rather than
+ * running without the traces it was asked for.
+ */
+export function workflowSourceFor(
+  bundlePath: string | undefined,
+  tracing: boolean,
+): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  if (!bundlePath) return { workflowsPath: workflowsPath() };
+  if (!tracing) return { workflowBundle: { codePath: bundlePath } };
+  const traced = tracedBundlePath(bundlePath);
+  if (!existsSync(traced)) {
+    throw new Error(
+      `tracing is on (OTEL_EXPORTER_OTLP_ENDPOINT) but ${traced}, the traced workflow bundle, does not exist; build both bundles with npm run bundle (npm run build), or unset KEYSTORE_MAINT_WORKFLOW_BUNDLE to bundle at start`,
+    );
+  }
+  return { workflowBundle: { codePath: traced } };
 }
 
 /**

@@ -6,6 +6,7 @@
  * reads only; nothing is written or contacted. Secrets (the key, a database URL, a webhook secret)
  * are never printed: the key by its id only, the database by its table.
  */
+import { tracedBundlePath, tracingEnabled } from '../tracing';
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { auditConfigFromEnv, loadAuditKey, requiredAuditKeyFile, type AuditConfig } from '../audit';
@@ -262,9 +263,26 @@ function bundleCheck(env: NodeJS.ProcessEnv): CheckResult {
       'KEYSTORE_MAINT_WORKFLOW_BUNDLE is not set: the worker bundles workflows/ at start',
     );
   }
+  const traced = tracingEnabled(env) ? tracedBundlePath(bundle) : undefined;
+  if (traced) {
+    try {
+      accessSync(traced, constants.R_OK);
+    } catch (err) {
+      return result(
+        'worker.workflow-bundle',
+        'fail',
+        `tracing is on (OTEL_EXPORTER_OTLP_ENDPOINT) but the traced bundle ${traced} cannot be read (${messageOf(err)}); the worker would not start`,
+        'build both bundles with npm run build (it writes dist/workflow-bundle.js and dist/workflow-bundle.traced.js), or unset KEYSTORE_MAINT_WORKFLOW_BUNDLE',
+      );
+    }
+  }
   try {
     accessSync(bundle, constants.R_OK);
-    return result('worker.workflow-bundle', 'ok', `${bundle} is readable`);
+    return result(
+      'worker.workflow-bundle',
+      'ok',
+      `${bundle} is readable${traced ? `, and its traced twin ${traced}` : ''}`,
+    );
   } catch (err) {
     return result(
       'worker.workflow-bundle',

@@ -9,7 +9,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tracingSinks } from '../../src/tracing';
+import { tracedBundlePath, tracingSinks } from '../../src/tracing';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, inject, it } from 'vitest';
 import { projectRoot } from '../../src/util/project-root';
@@ -44,7 +44,11 @@ describe('replay of recorded histories', () => {
     ]);
   });
 
-  it('replays every recorded history without nondeterminism', async () => {
+  // Both bundles a worker may load: the plain one, and the traced one of a worker with tracing on.
+  it.each([
+    ['the plain bundle', () => inject('workflowBundlePath')],
+    ['the traced bundle', () => tracedBundlePath(inject('workflowBundlePath'))],
+  ])('replays every recorded history without nondeterminism with %s', async (_name, bundle) => {
     const histories = files.map((file) => {
       const recorded = JSON.parse(readFileSync(join(root, file), 'utf8')) as {
         workflowId: string;
@@ -55,9 +59,9 @@ describe('replay of recorded histories', () => {
     const results = [];
     for await (const result of Worker.runReplayHistories(
       {
-        workflowBundle: { codePath: inject('workflowBundlePath') },
+        workflowBundle: { codePath: bundle() },
         replayName: 'keystore-maint',
-        // The bundle's tracing interceptors export through this sink, as on every worker.
+        // The traced bundle's interceptors export through this sink, as on every worker.
         sinks: tracingSinks(undefined),
       },
       histories,

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
 import { startDevServer } from '../../src/temporal/dev-server';
-import { TRACING_WORKFLOW_MODULES } from '../../src/tracing';
+import { TRACING_WORKFLOW_MODULES, tracedBundlePath } from '../../src/tracing';
 import { projectRoot } from '../../src/util/project-root';
 import { writeReliabilityReport } from './reliability-report';
 
@@ -23,9 +23,11 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dir = mkdtempSync(join(tmpdir(), 'keystore-maint-test-'));
-  const [server, bundle] = await Promise.all([
+  const [server, bundle, traced] = await Promise.all([
     startDevServer({ uiPort: false, log: (m) => console.log(m) }),
-    // The same bundle as `npm run bundle`'s: tracing's workflow interceptors are always in it.
+    // The same two bundles as `npm run bundle`'s: plain, and with tracing's workflow
+    // interceptors beside it (a worker with tracing on loads that one).
+    bundleWorkflowCode({ workflowsPath: join(projectRoot(), 'workflows', 'index.ts'), logger: quietLogger }),
     bundleWorkflowCode({
       workflowsPath: join(projectRoot(), 'workflows', 'index.ts'),
       workflowInterceptorModules: [...TRACING_WORKFLOW_MODULES],
@@ -34,6 +36,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   ]);
   const bundlePath = join(dir, 'workflow-bundle.js');
   writeFileSync(bundlePath, bundle.code);
+  writeFileSync(tracedBundlePath(bundlePath), traced.code);
   console.log(`Temporal dev server (${server.source}) at ${server.address}, pid ${server.pid ?? 'n/a'}`);
   project.provide('temporalAddress', server.address);
   project.provide('temporalNamespace', server.namespace);

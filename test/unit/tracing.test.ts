@@ -3,12 +3,16 @@
  * answer or error passes through unchanged, its span carries the request id and an error status,
  * and a tracer that throws costs the span, never the call.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { trace, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countedKmsCall } from '../../activities/kms-call';
 import { NO_METRICS } from '../../src/metrics/recorder';
-import { installTracing, tracesUrl, tracingEnabled, type Tracing } from '../../src/tracing';
+import { installTracing, tracedBundlePath, tracesUrl, tracingEnabled, type Tracing } from '../../src/tracing';
+import { workflowSourceFor } from '../../src/worker';
 
 const exporter = new InMemorySpanExporter();
 let tracing: Tracing;
@@ -83,6 +87,28 @@ describe('a KMS call span', () => {
       ).resolves.toBe('done');
     } finally {
       trace.disable();
+    }
+  });
+});
+
+describe('which workflow bundle a worker loads', () => {
+  it('the plain bundle without tracing, its traced twin with tracing, and refuses a missing twin', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keystore-maint-bundles-'));
+    try {
+      const plain = join(dir, 'workflow-bundle.js');
+      writeFileSync(plain, '// plain');
+      expect(tracedBundlePath(plain)).toBe(join(dir, 'workflow-bundle.traced.js'));
+      expect(workflowSourceFor(plain, false)).toEqual({ workflowBundle: { codePath: plain } });
+      expect(() => workflowSourceFor(plain, true)).toThrow(
+        /tracing is on .*workflow-bundle\.traced\.js, the traced workflow bundle, does not exist; build both bundles with npm run bundle/,
+      );
+      writeFileSync(tracedBundlePath(plain), '// traced');
+      expect(workflowSourceFor(plain, true)).toEqual({
+        workflowBundle: { codePath: tracedBundlePath(plain) },
+      });
+      expect(workflowSourceFor(undefined, true)).toHaveProperty('workflowsPath');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
