@@ -210,11 +210,14 @@ class MaintenanceRun {
   private readonly safe: boolean;
   /** The request names a webhook controller (workflows/patches.ts), rather than a URL. */
   private readonly controllersOnWorker: boolean;
+  /** The store is read once more after traffic is restored (workflows/patches.ts). */
+  private readonly finalRead: boolean;
 
   constructor(private readonly input: MaintenanceRequest) {
     setHandler(statusQuery, () => this.status());
     this.safe = patched(PATCHES.interruptionSafety);
     this.controllersOnWorker = patched(PATCHES.webhookControllersOnWorker);
+    this.finalRead = patched(PATCHES.finalReadAfterRestore);
     this.auditTrail = new RunAudit(this.info, this.safe, () => ({
       phase: this.phase,
       customKeyStoreId: this.request?.customKeyStoreId,
@@ -848,6 +851,19 @@ class MaintenanceRun {
 
     // RESTORING ---------------------------------------------------------------------------------
     await this.restore(acts);
+    // The result's last word on the store is a read made after traffic is back. Only a report:
+    // a read that fails changes no outcome (the store was confirmed CONNECTED in VERIFYING).
+    if (this.finalRead) {
+      try {
+        await this.describe();
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        this.audit('kms.describe', { final: true }, 'failed', RUNNER_ACTOR, {
+          type: rootApplicationFailure(err)?.type ?? 'Error',
+          message: rootMessage(err),
+        });
+      }
+    }
     // A cancellation that arrived while the last step finished anyway still ends the run as
     // cancelled (Temporal's contract with whoever cancelled), after compensation confirms the store.
     if (this.safe && this.mainScope.consideredCancelled)

@@ -34,4 +34,10 @@ export const PATCHES = {
    * when they started; the pattern is never matched again).
    */
   fleetGlobsOnly: 'fleet-globs-only-v1',
+  /**
+   * A run reads the store once more after traffic is restored, so its result reports the store as
+   * KMS sees it at the end (`store.lastObservedState`, a `kms.describe` audit event in RESTORING),
+   * not as VERIFYING last saw it before the restore. Runs started before end without that read.
+   */
+  finalReadAfterRestore: 'final-read-after-restore-v1',
 } as const;

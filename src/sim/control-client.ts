@@ -553,11 +553,21 @@ export class SimulatorControl {
   }
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const response = await fetch(`${this.base}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    const send = () =>
+      fetch(`${this.base}${path}`, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    let response: Response;
+    try {
+      response = await send();
+    } catch (err) {
+      // A pooled connection the simulator closed as idle just as it was reused ("other side
+      // closed"): a read is sent again on a new connection. A change is not, as it may have landed.
+      if (method !== 'GET' || !closedUnderUs(err)) throw err;
+      response = await send();
+    }
     const text = await response.text();
     const json: unknown = text ? JSON.parse(text) : {};
     if (!response.ok) {
@@ -590,6 +600,11 @@ function queryOf(filter: object): string {
   for (const [name, value] of Object.entries(filter)) if (typeof value === 'string') query.set(name, value);
   const text = query.toString();
   return text ? `?${text}` : '';
+}
+
+function closedUnderUs(err: unknown): boolean {
+  const cause = (err as { cause?: { code?: string } } | undefined)?.cause;
+  return cause?.code === 'UND_ERR_SOCKET' || cause?.code === 'ECONNRESET';
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
