@@ -1,0 +1,135 @@
+/**
+ * What the rehearsal tests share: a client of the rehearsal cluster, the KMS simulator, and
+ * keystore-maint workers started from the built package exactly as the image's entrypoint starts
+ * them (`node bin/keystore-maint.js worker`, configured by the environment).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { inject } from 'vitest';
+import { SimulatorControl, startKmsSimulator } from '../../src/sim';
+import { projectRoot } from '../../src/util/project-root';
+
+export const REGION = 'us-east-1';
+
+export interface Cluster {
+  readonly client: Client;
+  readonly address: string;
+  readonly namespace: string;
+  close(): Promise<void>;
+}
+
+export async function connectCluster(): Promise<Cluster> {
+  const address = inject('rehearsalAddress');
+  const namespace = inject('rehearsalNamespace');
+  const connection = await Connection.connect({ address });
+  return {
+    client: new Client({ connection, namespace }),
+    address,
+    namespace,
+    close: () => connection.close(),
+  };
+}
+
+export interface Sim {
+  readonly url: string;
+  readonly control: SimulatorControl;
+  stop(): Promise<void>;
+}
+
+/** The KMS simulator with realistic timing (eventual consistency on) and KMS's real quota. */
+export async function startSim(): Promise<Sim> {
+  const sim = await startKmsSimulator({
+    port: 0,
+    region: REGION,
+    connectDelayMs: 500,
+    disconnectDelayMs: 300,
+    consistencyLagMs: 1_000,
+    quotaRps: 5,
+    storeLimit: 0,
+  });
+  return { url: sim.url, control: new SimulatorControl(sim.url), stop: () => sim.stop() };
+}
+
+export interface WorkerProcess {
+  readonly name: string;
+  readonly child: ChildProcess;
+  output(): string;
+  /** SIGKILL by default: the process is gone mid-step, as when a node dies. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export interface WorkerOptions {
+  readonly name: string;
+  readonly taskQueue: string;
+  readonly sim: Sim;
+  /** The workflow bundle (default: the built package's dist/workflow-bundle.js). */
+  readonly bundle?: string;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** Starts a worker as the image does and waits until it polls. */
+export async function startWorker(options: WorkerOptions): Promise<WorkerProcess> {
+  const root = projectRoot();
+  const auditDir = mkdtempSync(join(tmpdir(), `rehearsal-${options.name}-`));
+  const child = spawn(process.execPath, [join(root, 'bin', 'keystore-maint.js'), 'worker'], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_ENV: 'production',
+      TEMPORAL_ADDRESS: inject('rehearsalAddress'),
+      TEMPORAL_NAMESPACE: inject('rehearsalNamespace'),
+      KEYSTORE_MAINT_TASK_QUEUE: options.taskQueue,
+      KEYSTORE_MAINT_WORKFLOW_BUNDLE: options.bundle ?? join(root, 'dist', 'workflow-bundle.js'),
+      AWS_REGION: REGION,
+      AWS_ENDPOINT_URL_KMS: options.sim.url,
+      AWS_ENDPOINT_URL_STS: options.sim.url,
+      AWS_ACCESS_KEY_ID: 'AKIAREHEARSAL0000000',
+      AWS_SECRET_ACCESS_KEY: 'rehearsal-secret-key',
+      KEYSTORE_MAINT_AUDIT_SINK: 'file',
+      KEYSTORE_MAINT_AUDIT_FILE: join(auditDir, 'audit.jsonl'),
+      KEYSTORE_MAINT_AUDIT_UNKEYED: '1',
+      KEYSTORE_MAINT_KMS_BUDGET_RPS: '4',
+      KEYSTORE_MAINT_KMS_WORKERS: '2',
+      ...options.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`worker ${options.name} did not start:\n${out}`)),
+      120_000,
+    );
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('keystore-maint worker: task queue')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`worker ${options.name} exited during start-up (${code}):\n${out}`));
+    });
+  });
+  return {
+    name: options.name,
+    child,
+    output: () => out,
+    kill: (signal = 'SIGKILL') =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill(signal);
+      }),
+  };
+}
+
+export function uniqueQueue(prefix: string): string {
+  return `${prefix}-${Math.random().toString(16).slice(2, 10)}`;
+}
