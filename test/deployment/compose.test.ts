@@ -380,19 +380,53 @@ describe('docker-compose.yml', () => {
       expect(problems).toEqual([]);
     });
 
+    it('gives the server every variable config/temporal/postgresql.yaml reads, as the rehearsal does', () => {
+      const config = readFileSync(join(root, 'config', 'temporal', 'postgresql.yaml'), 'utf8');
+      const read = [...config.matchAll(/env "([A-Z_]+)"/g)].map((m) => m[1] ?? '');
+      expect(read.length).toBeGreaterThan(10);
+      const temporal = services.get('temporal');
+      expect(JSON.stringify(child(temporal, 'volumes'))).toContain(
+        './config/temporal:/etc/temporal/config/keystore-maint:ro',
+      );
+      const entrypoint = JSON.stringify(child(temporal, 'entrypoint'));
+      const given = new Set([
+        ...Object.keys(environmentOf('temporal')),
+        ...[...entrypoint.matchAll(/export ([A-Z_ ]+)/g)].flatMap((m) => (m[1] ?? '').trim().split(/\s+/)),
+      ]);
+      // Each either given or left to its documented default in the file (`| default`).
+      const required = [...config.matchAll(/env "([A-Z_]+)" \}\}/g)].map((m) => m[1] ?? '');
+      for (const name of required) expect(given.has(name), `${name} is read without a default`).toBe(true);
+      for (const name of [
+        'TEMPORAL_PG_HOST',
+        'TEMPORAL_PG_USER',
+        'TEMPORAL_PG_PASSWORD',
+        'TEMPORAL_BIND_IP',
+        'TEMPORAL_BROADCAST_ADDRESS',
+        'TEMPORAL_DYNAMIC_CONFIG',
+      ])
+        expect(given.has(name), name).toBe(true);
+      // The rehearsal sets the same names (scripts/production-rehearsal.sh).
+      const script = readFileSync(join(root, 'scripts', 'production-rehearsal.sh'), 'utf8');
+      for (const name of required) expect(script, name).toContain(`${name}=`);
+    });
+
     it('wires each secret to the variable its program reads', () => {
       expect(environmentOf('postgresql')).toMatchObject({
         POSTGRES_PASSWORD_FILE: '/run/secrets/postgres_password',
       });
-      // temporalio/auto-setup has no *_FILE variant: the entrypoint wrapper reads this one.
+      // The server's configuration reads TEMPORAL_PG_PASSWORD: the entrypoint sets it from the file.
       expect(environmentOf('temporal')).toMatchObject({
-        POSTGRES_PWD_FILE: '/run/secrets/postgres_password',
+        TEMPORAL_PG_PASSWORD_FILE: '/run/secrets/postgres_password',
       });
       const temporal = services.get('temporal');
       const entrypoint = JSON.stringify(child(temporal, 'entrypoint'));
-      expect(entrypoint).toContain('$$POSTGRES_PWD_FILE');
-      expect(entrypoint).toContain('exec /etc/temporal/entrypoint.sh');
-      expect(keyValue(child(temporal, 'command')?.text ?? '')?.[1]).toBe("['autosetup']");
+      expect(entrypoint).toContain('$$TEMPORAL_PG_PASSWORD_FILE');
+      expect(entrypoint).toContain(
+        'exec temporal-server --root /etc/temporal --config config/keystore-maint --env postgresql',
+      );
+      expect(environmentOf('temporal-schema')).toMatchObject({
+        TEMPORAL_PG_PASSWORD_FILE: '/run/secrets/postgres_password',
+      });
       expect(environmentOf('worker')).toMatchObject({
         AWS_SHARED_CREDENTIALS_FILE: '/run/secrets/aws_credentials',
         KEYSTORE_MAINT_AUDIT_POSTGRES_URL_FILE: '/run/secrets/audit_postgres_url',

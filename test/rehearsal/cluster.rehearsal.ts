@@ -127,7 +127,8 @@ describe('the rehearsal cluster', () => {
     const scheduleId = `rehearsal-${randomUUID().slice(0, 8)}`;
     await createMaintenanceSchedule(cluster.client, {
       scheduleId,
-      request: request(id),
+      // A schedule fires without a client's default Region: the request carries it.
+      request: { ...request(id), region: REGION },
       // Every 10 seconds, so the test sees it fire without a trigger.
       calendar: {
         second: { start: 0, end: 59, step: 10 },

@@ -53,6 +53,12 @@ export async function startSim(): Promise<Sim> {
   return { url: sim.url, control: new SimulatorControl(sim.url), stop: () => sim.stop() };
 }
 
+let auditDir: string | undefined;
+function sharedAuditDir(): string {
+  auditDir ??= mkdtempSync(join(tmpdir(), 'rehearsal-audit-'));
+  return auditDir;
+}
+
 export interface WorkerProcess {
   readonly name: string;
   readonly child: ChildProcess;
@@ -73,7 +79,6 @@ export interface WorkerOptions {
 /** Starts a worker as the image does and waits until it polls. */
 export async function startWorker(options: WorkerOptions): Promise<WorkerProcess> {
   const root = projectRoot();
-  const auditDir = mkdtempSync(join(tmpdir(), `rehearsal-${options.name}-`));
   const child = spawn(process.execPath, [join(root, 'bin', 'keystore-maint.js'), 'worker'], {
     cwd: root,
     env: {
@@ -90,7 +95,9 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerProcess
       AWS_ACCESS_KEY_ID: 'AKIAREHEARSAL0000000',
       AWS_SECRET_ACCESS_KEY: 'rehearsal-secret-key',
       KEYSTORE_MAINT_AUDIT_SINK: 'file',
-      KEYSTORE_MAINT_AUDIT_FILE: join(auditDir, 'audit.jsonl'),
+      // One trail for every replica, as a deployment shares one: a run's batches may be written
+      // by any of them, and each continues the run's sequence.
+      KEYSTORE_MAINT_AUDIT_FILE: join(sharedAuditDir(), 'audit.jsonl'),
       KEYSTORE_MAINT_AUDIT_UNKEYED: '1',
       KEYSTORE_MAINT_KMS_BUDGET_RPS: '4',
       KEYSTORE_MAINT_KMS_WORKERS: '2',
