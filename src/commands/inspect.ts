@@ -32,6 +32,8 @@ export function statusLines(status: MaintenanceStatus, nowMs: number = Date.now(
     lines.push(printable`  next step: ${status.connectionError.action}`);
   }
   lines.push(...readinessLines(status));
+  const notifications = notificationsLine(status);
+  if (notifications) lines.push(`  ${notifications}`);
   const audit = auditLine(status.audit);
   if (audit) lines.push(`  ${audit}`);
   lines.push('  timeline:');
@@ -41,6 +43,14 @@ export function statusLines(status: MaintenanceStatus, nowMs: number = Date.now(
     );
   }
   return lines;
+}
+
+/** What became of the run's notifications, when it has any (docs/notifications.md). */
+export function notificationsLine(status: MaintenanceStatus): string | undefined {
+  const n = status.notifications;
+  if (!n) return undefined;
+  const counts = `notifications: ${n.sent} sent, ${n.failed} failed, ${n.pending} being tried${n.skipped ? `, ${n.skipped} skipped` : ''}`;
+  return n.lastProblem ? printable`${counts}; last problem: ${n.lastProblem}` : counts;
 }
 
 /** What the readiness probes said last, and whether the run holds the store for them. */

@@ -76,6 +76,18 @@ describe('CLI output with hostile free text', () => {
     expect(lines.every((line) => !line.includes('\n'))).toBe(true);
   });
 
+  it('status shows what became of the notifications, their last problem escaped', () => {
+    const text = statusLines(
+      status({
+        notifications: { sent: 3, failed: 1, skipped: 0, pending: 2, lastProblem: hostile('receiver said') },
+      }),
+      NOW,
+    ).join('\n');
+    expectSafe(text);
+    expect(text).toContain('notifications: 3 sent, 1 failed, 2 being tried; last problem: receiver said');
+    expect(statusLines(status(), NOW).join('\n')).not.toContain('notifications:');
+  });
+
   it('the progress line escapes what the run reports, and the live printer keeps only its own redraw', () => {
     const s = status({
       customKeyStoreId: hostile('cks-'),
