@@ -3,10 +3,12 @@
  * worker's main thread (`debugMode`), so that after a full GC `heapUsed` is their live set, and
  * the difference over N runs waiting (keystore-maint's for approval) is divided by N.
  *
- *   node --expose-gc --import tsx bench/heap-per-run.ts [maintenance|bare|zod] [N]
+ *   node --expose-gc --import tsx bench/heap-per-run.ts [maintenance|traced|bare|zod] [N]
  *
- * `bare` waits on a condition; `zod` is the bare one importing zod (bench/heap-probe/). Prints one
- * JSON line. Used for docs/fleet.md, "Memory".
+ * `traced` is the maintenance bundle with OpenTelemetry's workflow interceptors, as a worker with
+ * tracing on loads it (its spans dropped by the sink); `bare` waits on a condition; `zod` is the
+ * bare one importing zod (bench/heap-probe/). Prints one JSON line. Used for docs/fleet.md,
+ * "Memory", and docs/monitoring.md, "Traces".
  */
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -14,10 +16,12 @@ import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } 
 import { NO_METRICS } from '../src/metrics/recorder';
 import { runMetricsSinks } from '../src/metrics/workflow-sinks';
 import { startDevServer } from '../src/temporal/dev-server';
+import { TRACING_WORKFLOW_MODULES, tracingSinks } from '../src/tracing';
 import { projectRoot } from '../src/util/project-root';
 
 const BUNDLES: Readonly<Record<string, string>> = {
   maintenance: join('workflows', 'index.ts'),
+  traced: join('workflows', 'index.ts'),
   bare: join('bench', 'heap-probe', 'bare.ts'),
   zod: join('bench', 'heap-probe', 'zod.ts'),
 };
@@ -40,6 +44,7 @@ async function main(): Promise<void> {
   const server = await startDevServer({ uiPort: false });
   const { code } = await bundleWorkflowCode({
     workflowsPath: join(projectRoot(), bundle),
+    ...(kind === 'traced' ? { workflowInterceptorModules: [...TRACING_WORKFLOW_MODULES] } : {}),
     logger: new DefaultLogger('ERROR'),
   });
   const connection = await NativeConnection.connect({ address: server.address });
@@ -50,7 +55,7 @@ async function main(): Promise<void> {
     workflowBundle: { code },
     debugMode: true,
     // The maintenance workflow reports to this sink; registered (recording nothing) so it is not unknown.
-    sinks: runMetricsSinks(NO_METRICS),
+    sinks: { ...runMetricsSinks(NO_METRICS), ...tracingSinks(undefined) },
     // The runs wait for approval before any KMS call; only these two can be scheduled before.
     activities: {
       defaultRegion: () => Promise.resolve('us-east-1'),

@@ -89,7 +89,9 @@ export async function callHook(
       what: `hook "${hookName}"`,
       noun: 'hook',
       docs: 'docs/hooks.md',
-      timeoutMs: Math.max(MIN_ATTEMPT_MS, deadline - Date.now()),
+      // The first attempt has the whole timeout (its message then names the hook's timeout, not
+      // what was left of it a millisecond later); later ones what remains of it.
+      timeoutMs: attempts === 1 ? target.timeoutMs : Math.max(MIN_ATTEMPT_MS, deadline - Date.now()),
       accept: (status) => status >= 200 && status < 300,
       signal: options.signal,
     });
