@@ -230,10 +230,12 @@ up() {
   for n in 1 2; do
     running "$STATE/worker-$n.pid" && continue
     # As the image's entrypoint runs it: node bin/keystore-maint.js worker, configured by env.
+    # Replicas share one audit trail, as a deployment's do: a run's batches continue its sequence
+    # through whichever replica writes them. Two replicas share the KMS budget.
     env AWS_REGION=us-east-1 AWS_ENDPOINT_URL_KMS="$sim" AWS_ENDPOINT_URL_STS="$sim" \
       AWS_ACCESS_KEY_ID=AKIAREHEARSAL0000000 AWS_SECRET_ACCESS_KEY=rehearsal-secret \
-      KEYSTORE_MAINT_WORKFLOW_BUNDLE="$ROOT/dist/workflow-bundle.js" \
-      KEYSTORE_MAINT_AUDIT_SINK=file KEYSTORE_MAINT_AUDIT_FILE="$STATE/audit-$n.jsonl" KEYSTORE_MAINT_AUDIT_UNKEYED=1 \
+      KEYSTORE_MAINT_WORKFLOW_BUNDLE="$ROOT/dist/workflow-bundle.js" KEYSTORE_MAINT_KMS_WORKERS=2 \
+      KEYSTORE_MAINT_AUDIT_SINK=file KEYSTORE_MAINT_AUDIT_FILE="$STATE/audit.jsonl" KEYSTORE_MAINT_AUDIT_UNKEYED=1 \
       node bin/keystore-maint.js worker >"$STATE/worker-$n.log" 2>&1 &
     echo $! >"$STATE/worker-$n.pid"
   done
