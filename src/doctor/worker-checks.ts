@@ -10,7 +10,7 @@ import { tracedBundlePath, tracingEnabled } from '../tracing';
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { auditConfigFromEnv, loadAuditKey, requiredAuditKeyFile, type AuditConfig } from '../audit';
-import { GATES_ENV, GATES_FILE_ENV, gatesConfigFromEnvironment } from '../gates/config';
+import { GATES_ENV, GATES_FILE_ENV, gatesConfigFromEnvironment, type GatesConfig } from '../gates/config';
 import { describeKmsBudget, kmsBudgetFromEnvironment } from '../kms/rate-limit';
 import { XKS_PROXIES_ENV, XKS_PROXIES_FILE_ENV, xksProxiesFromEnvironment } from '../probes/xks-proxies';
 import {
@@ -168,9 +168,21 @@ function xksProxiesCheck(env: NodeJS.ProcessEnv): CheckResult {
   );
 }
 
-function gatesCheck(env: NodeJS.ProcessEnv): CheckResult {
+/** The gates file, read once for the checks of its gate sources and its notification destinations. */
+type GatesRead = { readonly config: GatesConfig } | { readonly error: unknown };
+
+function readGates(env: NodeJS.ProcessEnv): GatesRead {
   try {
-    const gates = gatesConfigFromEnvironment(env);
+    return { config: gatesConfigFromEnvironment(env) };
+  } catch (error) {
+    return { error };
+  }
+}
+
+function gatesCheck(read: GatesRead): CheckResult {
+  try {
+    if ('error' in read) throw read.error;
+    const gates = read.config;
     const named = [
       ...gates.prometheusNames.map((n) => `prometheus ${n}`),
       ...gates.httpNames.map((n) => `http ${n}`),
@@ -197,11 +209,8 @@ function gatesCheck(env: NodeJS.ProcessEnv): CheckResult {
  * warning, not a failure: deliveries read it when they run (and retry), so it can be put in place
  * later, but until then every notification to that destination fails.
  */
-function notificationsCheck(env: NodeJS.ProcessEnv): CheckResult {
-  let config;
-  try {
-    config = gatesConfigFromEnvironment(env).notifications;
-  } catch {
+function notificationsCheck(read: GatesRead): CheckResult {
+  if ('error' in read) {
     return result(
       'worker.notifications',
       'skip',
@@ -209,6 +218,7 @@ function notificationsCheck(env: NodeJS.ProcessEnv): CheckResult {
       `fix ${GATES_FILE_ENV} first (docs/notifications.md)`,
     );
   }
+  const config = read.config.notifications;
   const names = config.destinationNames;
   if (names.length === 0) {
     return result(
@@ -294,12 +304,13 @@ function bundleCheck(env: NodeJS.ProcessEnv): CheckResult {
 }
 
 export function workerConfigChecks(env: NodeJS.ProcessEnv): CheckResult[] {
+  const gates = readGates(env);
   return [
     ...auditChecks(env),
     webhookCheck(env),
     xksProxiesCheck(env),
-    gatesCheck(env),
-    notificationsCheck(env),
+    gatesCheck(gates),
+    notificationsCheck(gates),
     kmsBudgetCheck(env),
     bundleCheck(env),
   ];

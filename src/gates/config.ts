@@ -30,6 +30,7 @@
  * and leaves its hook unanswered (a veto at `beforeDrain`, unless the request says otherwise).
  */
 import { readFileSync } from 'node:fs';
+import { fileValue, type ReadWhenUsed } from '../util/read-when-used';
 import { z } from 'zod';
 import { durationSchema } from '../domain/duration-schema';
 import { GATE_SOURCE_NAME_PATTERN } from '../domain/gates';
@@ -49,12 +50,7 @@ export const GATES_ALLOW_HTTP_ENV = 'KEYSTORE_MAINT_GATES_ALLOW_HTTP';
 export const DEFAULT_GATE_TIMEOUT_MS = 10_000;
 
 /** A configured credential, read when used. */
-export interface GateCredential {
-  /** The credential now, or undefined when its file is missing or empty. */
-  read(): string | undefined;
-  /** Where it comes from, for messages (never the credential). */
-  readonly source: string;
-}
+export type GateCredential = ReadWhenUsed;
 
 export interface PrometheusSource {
   readonly name: string;
@@ -155,19 +151,6 @@ function checkUrl(value: string, field: string, allowHttp: boolean, allowQuery: 
   return url;
 }
 
-function credentialFile(path: string): GateCredential {
-  return {
-    read: () => {
-      try {
-        return readFileSync(path, 'utf8').trim() || undefined;
-      } catch {
-        return undefined;
-      }
-    },
-    source: `file ${path}`,
-  };
-}
-
 /** Builds the configuration from a parsed JSON object (as written). */
 export function gatesConfig(
   config: unknown,
@@ -192,7 +175,7 @@ export function gatesConfig(
       auth:
         authFile === undefined
           ? undefined
-          : { scheme: spec.bearerTokenFile !== undefined ? 'Bearer' : 'Basic', ...credentialFile(authFile) },
+          : { scheme: spec.bearerTokenFile !== undefined ? 'Bearer' : 'Basic', ...fileValue(authFile) },
     });
   }
   const http = new Map<string, HttpGateTarget>();
@@ -202,7 +185,7 @@ export function gatesConfig(
       name: gateName,
       url: url.toString(),
       timeoutMs: spec.timeout ?? DEFAULT_GATE_TIMEOUT_MS,
-      secret: spec.secretFile === undefined ? undefined : credentialFile(spec.secretFile),
+      secret: spec.secretFile === undefined ? undefined : fileValue(spec.secretFile),
     });
   }
   const hooks = new Map<string, HookTarget>();
@@ -213,7 +196,7 @@ export function gatesConfig(
       name: hookName,
       url: url.toString(),
       timeoutMs: spec.timeout ?? DEFAULT_GATE_TIMEOUT_MS,
-      secret: spec.secretFile === undefined ? undefined : credentialFile(spec.secretFile),
+      secret: spec.secretFile === undefined ? undefined : fileValue(spec.secretFile),
     });
   }
   let notifications: NotificationsConfig;

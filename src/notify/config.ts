@@ -17,9 +17,9 @@
  * list is then filtered by it. SNS is reached with the worker's own AWS credentials, in the
  * topic's Region (`AWS_ENDPOINT_URL_SNS` overrides the endpoint).
  */
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { durationSchema } from '../domain/duration-schema';
+import { fileValue, type ReadWhenUsed } from '../util/read-when-used';
 import {
   DEFAULT_NOTIFY_EVENTS,
   notifyEventsSchema,
@@ -29,14 +29,6 @@ import {
 
 /** How long one attempt of one delivery may take unless the destination says otherwise. */
 export const DEFAULT_NOTIFICATION_TIMEOUT_MS = 10_000;
-
-/** A value read when used (a URL or a secret in a file), or given inline. */
-export interface ReadWhenUsed {
-  /** The value now, or undefined when its file is missing or empty. */
-  read(): string | undefined;
-  /** Where it comes from, for messages (never the value). */
-  readonly source: string;
-}
 
 interface DestinationBase {
   readonly name: string;
@@ -114,19 +106,6 @@ export const destinationSchema = () =>
   );
 
 export type DestinationSpec = z.output<ReturnType<typeof destinationSchema>>;
-
-function fileValue(path: string): ReadWhenUsed {
-  return {
-    read: () => {
-      try {
-        return readFileSync(path, 'utf8').trim() || undefined;
-      } catch {
-        return undefined;
-      }
-    },
-    source: `file ${path}`,
-  };
-}
 
 function inlineValue(value: string, source: string): ReadWhenUsed {
   return { read: () => value, source };

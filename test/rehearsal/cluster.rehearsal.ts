@@ -19,6 +19,8 @@ import { eventually, mutatingAccepted } from '../support/maintenance-env';
 import {
   REGION,
   connectCluster,
+  rehearsalRequest,
+  rehearsalStore,
   startSim,
   startWorker,
   uniqueQueue,
@@ -34,24 +36,11 @@ let maintenance: MaintenanceClient;
 const workers: WorkerProcess[] = [];
 
 function request(store: string, window = '1s'): MaintenanceRequest {
-  return {
-    customKeyStoreId: store,
-    window: { duration: window },
-    reason: 'production rehearsal',
-    requestedBy: 'rehearsal@example.com',
-    pollInterval: '500ms',
-    timeouts: { disconnect: '2m', connect: '2m' },
-    confirmSettle: '1500ms',
-  };
+  return rehearsalRequest(store, window);
 }
 
-async function store(prefix = 'reh'): Promise<string> {
-  const created = await sim.control.createStore({
-    CustomKeyStoreType: 'AWS_CLOUDHSM',
-    CustomKeyStoreName: `${prefix}-${randomUUID().slice(0, 8)}`,
-    ConnectionState: 'CONNECTED',
-  });
-  return created.CustomKeyStoreId;
+function store(prefix = 'reh'): Promise<string> {
+  return rehearsalStore(sim, prefix);
 }
 
 async function storeCalls(id: string) {

@@ -8,7 +8,6 @@
  * that finished on A no longer replays on B (checked by hand: see docs/operations.md).
  */
 import { execFileSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +21,8 @@ import { eventually, mutatingAccepted } from '../support/maintenance-env';
 import {
   REGION,
   connectCluster,
+  rehearsalRequest,
+  rehearsalStore,
   startSim,
   startWorker,
   uniqueQueue,
@@ -78,15 +79,7 @@ async function bundleAt(commit: string): Promise<string> {
 }
 
 function request(store: string, window: string): MaintenanceRequest {
-  return {
-    customKeyStoreId: store,
-    window: { duration: window },
-    reason: 'rolling upgrade rehearsal',
-    requestedBy: 'rehearsal@example.com',
-    pollInterval: '500ms',
-    timeouts: { disconnect: '2m', connect: '2m' },
-    confirmSettle: '1500ms',
-  };
+  return rehearsalRequest(store, window, 'rolling upgrade rehearsal');
 }
 
 beforeAll(async () => {
@@ -104,13 +97,8 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function store(): Promise<string> {
-  const created = await sim.control.createStore({
-    CustomKeyStoreType: 'AWS_CLOUDHSM',
-    CustomKeyStoreName: `upgrade-${randomUUID().slice(0, 8)}`,
-    ConnectionState: 'CONNECTED',
-  });
-  return created.CustomKeyStoreId;
+function store(): Promise<string> {
+  return rehearsalStore(sim, 'upgrade');
 }
 
 describe('a rolling upgrade of the workers mid-window', () => {

@@ -3,13 +3,16 @@
  * keystore-maint workers started from the built package exactly as the image's entrypoint starts
  * them (`node bin/keystore-maint.js worker`, configured by the environment).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { inject } from 'vitest';
+import type { MaintenanceRequest } from '../../src/domain/request';
 import { SimulatorControl, startKmsSimulator } from '../../src/sim';
+import { connectedStore } from '../support/maintenance-env';
+import { spawnUntilReady, type WorkerProcess as SpawnedProcess } from '../support/worker-process';
 import { projectRoot } from '../../src/util/project-root';
 
 export const REGION = 'us-east-1';
@@ -59,12 +62,9 @@ function sharedAuditDir(): string {
   return auditDir;
 }
 
-export interface WorkerProcess {
+/** A replica; `kill` sends SIGKILL by default: the process is gone mid-step, as when a node dies. */
+export interface WorkerProcess extends SpawnedProcess {
   readonly name: string;
-  readonly child: ChildProcess;
-  output(): string;
-  /** SIGKILL by default: the process is gone mid-step, as when a node dies. */
-  kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
 export interface WorkerOptions {
@@ -79,9 +79,10 @@ export interface WorkerOptions {
 /** Starts a worker as the image does and waits until it polls. */
 export async function startWorker(options: WorkerOptions): Promise<WorkerProcess> {
   const root = projectRoot();
-  const child = spawn(process.execPath, [join(root, 'bin', 'keystore-maint.js'), 'worker'], {
-    cwd: root,
-    env: {
+  const worker = await spawnUntilReady(
+    process.execPath,
+    [join(root, 'bin', 'keystore-maint.js'), 'worker'],
+    {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       NODE_ENV: 'production',
@@ -103,38 +104,33 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerProcess
       KEYSTORE_MAINT_KMS_WORKERS: '2',
       ...options.env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`worker ${options.name} did not start:\n${out}`)),
-      120_000,
-    );
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('keystore-maint worker: task queue')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`worker ${options.name} exited during start-up (${code}):\n${out}`));
-    });
-  });
+    'keystore-maint worker: task queue',
+  );
+  return { name: options.name, ...worker };
+}
+
+/** A request with the rehearsal's timings (short window, 500 ms polls, a settle above KMS's lag). */
+export function rehearsalRequest(
+  store: string,
+  window: string,
+  reason = 'production rehearsal',
+): MaintenanceRequest {
   return {
-    name: options.name,
-    child,
-    output: () => out,
-    kill: (signal = 'SIGKILL') =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill(signal);
-      }),
+    customKeyStoreId: store,
+    window: { duration: window },
+    reason,
+    requestedBy: 'rehearsal@example.com',
+    pollInterval: '500ms',
+    timeouts: { disconnect: '2m', connect: '2m' },
+    confirmSettle: '1500ms',
   };
+}
+
+/** A CONNECTED CloudHSM store in the simulator, named `<prefix>-<random>` (fleets select by prefix). */
+export function rehearsalStore(sim: Sim, prefix: string): Promise<string> {
+  return connectedStore(sim.control, 'AWS_CLOUDHSM', {
+    CustomKeyStoreName: `${prefix}-${randomUUID().slice(0, 8)}`,
+  });
 }
 
 export function uniqueQueue(prefix: string): string {

@@ -181,20 +181,39 @@ export async function startTestPrometheus(options: TestPrometheusOptions = {}): 
 }
 
 /** Starts the server on a free port (again on another port if that one was taken meanwhile). */
-async function startServer(binary: string, dir: string): Promise<{ url: string; stop(): Promise<void> }> {
+function startServer(binary: string, dir: string): Promise<{ url: string; stop(): Promise<void> }> {
+  return startLocalServer(
+    `Prometheus (${binary})`,
+    (port) =>
+      spawn(
+        binary,
+        [
+          `--config.file=${join(dir, 'prometheus.yml')}`,
+          `--storage.tsdb.path=${join(dir, 'data')}`,
+          `--web.listen-address=127.0.0.1:${port}`,
+          '--log.level=warn',
+        ],
+        { detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
+      ),
+    (url, child) => becomesReady(url, child),
+  );
+}
+
+/**
+ * A test's private server process (Prometheus, moto): spawned detached by `spawnAt(port)` on a
+ * free local port, in its own process group watched by the orphan watchdog, and given until
+ * `ready` says so; started again on another port if that one was taken meanwhile. `stop()` ends
+ * the process group and the watchdog.
+ */
+export async function startLocalServer(
+  what: string,
+  spawnAt: (port: number) => ChildProcess,
+  ready: (url: string, child: ChildProcess) => Promise<boolean>,
+): Promise<{ url: string; stop(): Promise<void> }> {
   let lastProblem = '';
   for (let attempt = 1; attempt <= 3; attempt++) {
     const port = await freePort();
-    const child = spawn(
-      binary,
-      [
-        `--config.file=${join(dir, 'prometheus.yml')}`,
-        `--storage.tsdb.path=${join(dir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        '--log.level=warn',
-      ],
-      { detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    const child = spawnAt(port);
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString('utf8')).slice(-4000);
@@ -202,12 +221,12 @@ async function startServer(binary: string, dir: string): Promise<{ url: string; 
     const stopWatchdog = child.pid !== undefined ? watchForOrphan(child.pid) : () => undefined;
     const url = `http://127.0.0.1:${port}`;
     const stop = () => stopProcess(child).finally(stopWatchdog);
-    if (await becomesReady(url, child)) return { url, stop };
+    if (await ready(url, child)) return { url, stop };
     await stop();
     lastProblem = stderr.trim().split('\n').slice(-5).join('\n');
-    if (!/address already in use/.test(stderr)) break;
+    if (!/address already in use/i.test(stderr)) break;
   }
-  throw new Error(`Prometheus (${binary}) did not become ready:\n${lastProblem}`);
+  throw new Error(`${what} did not become ready:\n${lastProblem}`);
 }
 
 async function becomesReady(url: string, child: ChildProcess, timeoutMs = 30_000): Promise<boolean> {
@@ -227,7 +246,7 @@ async function becomesReady(url: string, child: ChildProcess, timeoutMs = 30_000
 }
 
 /** SIGTERM to the process group, then SIGKILL if it has not gone within 10 s. */
-export async function stopProcess(child: ChildProcess): Promise<void> {
+async function stopProcess(child: ChildProcess): Promise<void> {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const signal = (name: NodeJS.Signals) => {
