@@ -54,6 +54,12 @@ beforeAll(async () => {
           secretFile,
           endpoint: `${env.sim.url}/_xks/${PROXY_HOST}`,
         },
+        // A proxy behind a VPC endpoint service: KMS reaches it, the worker does not (nothing listens).
+        'vpc-xks': {
+          accessKeyId: ACCESS_KEY_ID,
+          secretFile,
+          endpoint: `http://127.0.0.1:${await closedPort()}`,
+        },
       },
     },
     { allowHttp: true },
@@ -67,15 +73,37 @@ afterAll(async () => {
 const PROXY_HOST = `xks-probe-${randomUUID().slice(0, 8)}.example.com`;
 let pathCounter = 0;
 
+/** A local port nothing listens on: a connection to it is refused at once. */
+async function closedPort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (address === null || typeof address === 'string') throw new Error('no TCP port was assigned');
+  return address.port;
+}
+
 /** An external key store whose proxy credential the test (and the worker) knows, CONNECTED. */
-async function xksStore(): Promise<string> {
+async function xksStore(
+  connectivity: 'PUBLIC_ENDPOINT' | 'VPC_ENDPOINT_SERVICE' = 'PUBLIC_ENDPOINT',
+): Promise<string> {
   const kms = kmsClientProvider({ endpoint: env.sim.url, credentials: TEST_CREDENTIALS })({ region: REGION });
   const out = await kms.send(
     new CreateCustomKeyStoreCommand({
       CustomKeyStoreName: `xks-${randomUUID().slice(0, 8)}`,
       CustomKeyStoreType: 'EXTERNAL_KEY_STORE',
-      XksProxyConnectivity: 'PUBLIC_ENDPOINT',
-      XksProxyUriEndpoint: `https://${PROXY_HOST}`,
+      XksProxyConnectivity: connectivity,
+      ...(connectivity === 'VPC_ENDPOINT_SERVICE'
+        ? {
+            XksProxyVpcEndpointServiceName: `com.amazonaws.vpce.${REGION}.vpce-svc-${randomBytes(9).toString('hex').slice(0, 17)}`,
+          }
+        : {}),
+      // KMS wants a VPC endpoint service, and its proxy endpoint, used by one store in the Region.
+      XksProxyUriEndpoint:
+        connectivity === 'VPC_ENDPOINT_SERVICE'
+          ? `https://vpc-${randomUUID().slice(0, 8)}.${PROXY_HOST}`
+          : `https://${PROXY_HOST}`,
       XksProxyUriPath: `/p${++pathCounter}/kms/xks/v1`,
       XksProxyAuthenticationCredential: { AccessKeyId: ACCESS_KEY_ID, RawSecretAccessKey: SECRET },
     }),
@@ -261,6 +289,79 @@ describe('xksHealth before the reconnect', () => {
     ).toEqual([]);
     expect((await env.control.getStore(id)).ConnectionState).toBe('CONNECTED');
   }, 60_000);
+});
+
+describe('xksHealth when the worker cannot reach a proxy behind a VPC endpoint service', () => {
+  // KMS reaches the proxy through the VPC endpoint service (the simulator answers it as healthy);
+  // the worker's configured endpoint refuses connections.
+  const vpcProbe = (extra: Record<string, unknown> = {}) => ({
+    xksHealth: { proxy: 'vpc-xks', ...extra },
+    checkEvery: '1s',
+    timeout: '2s',
+  });
+
+  it('says "unreachable from the worker", not unhealthy, and by default holds without a Connect until forced', async () => {
+    const id = await xksStore('VPC_ENDPOINT_SERVICE');
+    const refused = await outcomeOf(await env.start({ ...env.request(id), probes: vpcProbe() }));
+    expect(refused.outcome).toBe('FAILED');
+    expect(refused.readiness?.preflight?.probes[0]).toMatchObject({
+      probe: 'xksHealth',
+      status: 'unreachable',
+    });
+    expect(refused.message).toMatch(/unreachable from the worker \(ECONNREFUSED/);
+    expect(refused.message).toMatch(/VPC_ENDPOINT_SERVICE connectivity/);
+    expect(refused.message).not.toMatch(/unhealthy/);
+    expect(
+      (await callsFor(env.control, id)).filter((c) => c.operation !== 'DescribeCustomKeyStores'),
+    ).toEqual([]);
+
+    const handle = await env.start({
+      ...env.request(id),
+      window: { duration: '1s' },
+      probes: { ...vpcProbe(), allowUnhealthyAtStart: true },
+    });
+    const waiting = await eventually(async () => {
+      const s = await status(id);
+      return s.readiness?.waiting ? s : undefined;
+    }, 'the hold before the connect');
+    expect(waiting.readiness?.last?.probes[0]?.status).toBe('unreachable');
+    const evidence = waiting.readiness?.last?.probes[0]?.evidence;
+    expect(evidence?.connectivity).toBe('VPC_ENDPOINT_SERVICE');
+    expect(evidence?.vpcEndpointServiceName).toMatch(
+      /^com\.amazonaws\.vpce\.us-east-1\.vpce-svc-[0-9a-f]{17}$/,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(await connectCalls(id)).toEqual([]);
+    expect((await env.control.getStore(id)).ConnectionState).toBe('DISCONNECTED');
+
+    const runHandle = env.temporal.client.workflow.getHandle(`keystore-maint/${REGION}/${id}`);
+    await runHandle.executeUpdate(endWindowNowUpdate, { args: [{ by: 'oncall@example.com', force: true }] });
+    const result = await outcomeOf(handle);
+    expect(result.outcome).toBe('COMPLETED');
+    expect((await env.control.getStore(id)).ConnectionState).toBe('CONNECTED');
+    expect((await connectCalls(id)).map((c) => c.outcome)).toEqual(['ok']);
+  }, 90_000);
+
+  it('connects without holding when the request says "ifUnreachable": "connect", and audits what the probe saw', async () => {
+    const id = await xksStore('VPC_ENDPOINT_SERVICE');
+    const result = await outcomeOf(
+      await env.start({
+        ...env.request(id),
+        window: { duration: '1s' },
+        probes: vpcProbe({ ifUnreachable: 'connect' }),
+      }),
+    );
+    expect(result.outcome).toBe('COMPLETED');
+    expect((await env.control.getStore(id)).ConnectionState).toBe('CONNECTED');
+    expect((await connectCalls(id)).map((c) => c.outcome)).toEqual(['ok']);
+    expect(result.readiness?.preflight).toMatchObject({ ready: true });
+    expect(result.readiness?.last?.probes[0]?.status).toBe('unreachable');
+    const actions = result.events.map((e) => e.action);
+    expect(actions).not.toContain('probe.notReady');
+    const ready = result.events.find((e) => e.action === 'probe.ready');
+    expect(JSON.stringify(ready?.detail)).toMatch(/unreachable from the worker/);
+    expect(actions.indexOf('probe.ready')).toBeLessThan(actions.indexOf('kms.connect'));
+  }, 90_000);
 });
 
 describe('cloudHsmCluster before the reconnect', () => {
