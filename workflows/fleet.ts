@@ -117,6 +117,13 @@ function resultInFailure(err: unknown): { result: MaintenanceResult; type: strin
   return undefined;
 }
 
+/** The error type of a FAILED run's `run.interrupted` audit event, if it has one. */
+function interruptedType(result: MaintenanceResult): string | undefined {
+  if (result.outcome !== 'FAILED') return undefined;
+  const event = result.events.find((e) => e.action === 'run.interrupted' && e.error);
+  return event?.error?.type;
+}
+
 /** Why the fleet stopped starting children. */
 type Stop = 'done' | 'abort' | 'maxErrors' | 'continue';
 
@@ -692,8 +699,11 @@ class FleetRun {
     );
   }
 
-  private endWith(store: FleetStoreProgress, result: MaintenanceResult, errorType?: string): void {
+  private endWith(store: FleetStoreProgress, result: MaintenanceResult, wrapperType?: string): void {
     if (result.store.name && store.name === undefined) store.name = result.store.name;
+    // What ended a FAILED run (GateBlocked, PreflightRefused, …) says more than the workflow's
+    // own MaintenanceFailed; runs of older workers carry it only in their run.interrupted event.
+    const errorType = result.failure?.type ?? interruptedType(result) ?? wrapperType;
     this.end(store, result.outcome, {
       message: result.message,
       ...(errorType ? { errorType } : {}),

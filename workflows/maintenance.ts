@@ -187,6 +187,8 @@ class MaintenanceRun {
   private changedSinceObserved = false;
   private connectAttempts = 0;
   private connectionError: ConnectionErrorReport | undefined;
+  /** Why a FAILED run failed (`status.failure`). */
+  private failure: { type: string; message: string } | undefined;
   /** The readiness probes' answers and wait (requests with `probes` only). */
   private readiness: { -readonly [K in keyof ReadinessStatus]: ReadinessStatus[K] } | undefined;
   /** The gates' answers and wait (requests with `gates` only). */
@@ -532,6 +534,7 @@ class MaintenanceRun {
       ...(this.trafficRestore ? { trafficRestore: this.trafficRestore } : {}),
       trafficRestored: this.trafficRestored,
       ...(this.connectionError ? { connectionError: this.connectionError } : {}),
+      ...(this.failure ? { failure: { ...this.failure } } : {}),
       ...(this.readiness ? { readiness: { ...this.readiness } } : {}),
       ...(this.gates ? { gates: { ...this.gates } } : {}),
       ...(this.hooks ? { hooks: { ...this.hooks } } : {}),
@@ -1748,6 +1751,7 @@ class MaintenanceRun {
       ? ' Everything it changed was undone: the store is CONNECTED and traffic restored.'
       : ' Nothing was changed.';
     if (interruption.kind === 'failure') {
+      this.failure = { type: failureType ?? 'Error', message: why };
       await this.enter('FAILED', `maintenance of ${this.req.customKeyStoreId} failed: ${why}.${undone}`);
       throw ApplicationFailure.create({
         type: FAILURE_TYPES.maintenanceFailed,

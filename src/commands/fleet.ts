@@ -153,7 +153,9 @@ export function fleetStatusLines(status: FleetStatus | FleetStatusWithPhases): s
     const state =
       store.state === 'RUNNING' && phases[store.customKeyStoreId]
         ? `RUNNING/${phases[store.customKeyStoreId]}`
-        : store.state;
+        : store.errorType
+          ? `${store.state} (${store.errorType})`
+          : store.state;
     const name =
       (store.account !== undefined || store.region !== undefined
         ? printable` ${store.account ?? 'self'}/${store.region ?? ''}`

@@ -37,6 +37,7 @@ export function auditLine(audit: AuditReport | undefined): string | undefined {
 /** How a run ended, for people; every value from the run is made safe to print. */
 export function describeResult(result: MaintenanceResult): string {
   const lines = [printable`${result.outcome}: ${result.message}`];
+  if (result.failure) lines.push(printable`  Failure type: ${result.failure.type}`);
   if (result.connectionError) {
     lines.push(
       printable`  ConnectionErrorCode ${result.connectionError.code}: ${result.connectionError.meaning}`,

@@ -27,6 +27,7 @@ export function statusLines(status: MaintenanceStatus, nowMs: number = Date.now(
         : '  approval: waiting',
     );
   }
+  if (status.failure) lines.push(printable`  failure type: ${status.failure.type}`);
   if (status.connectionError) {
     lines.push(printable`  ${status.connectionError.code}: ${status.connectionError.meaning}`);
     lines.push(printable`  next step: ${status.connectionError.action}`);

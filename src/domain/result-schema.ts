@@ -228,6 +228,13 @@ export const maintenanceStatusSchema = z.object({
   trafficRestored: z.boolean(),
   trafficRestore: z.object({ restored: z.array(record), leftAlone: z.array(record) }).optional(),
   connectionError: connectionErrorReportSchema.optional(),
+  failure: z
+    .object({ type: z.string(), message: z.string() })
+    .meta({
+      description:
+        'FAILED runs: the stable type of what ended the run (e.g. GateBlocked, PreflightRefused, KeyStoreConnectFailed; Error when untyped) and its message.',
+    })
+    .optional(),
   readiness: readinessStatusSchema.optional(),
   gates: gatesStatusSchema.optional(),
   hooks: hooksStatusSchema.optional(),

@@ -105,6 +105,12 @@ export interface MaintenanceStatus {
     readonly leftAlone: readonly Readonly<Record<string, unknown>>[];
   };
   readonly connectionError?: ConnectionErrorReport;
+  /**
+   * FAILED runs: the stable type of what ended the run (e.g. `GateBlocked`, `PreflightRefused`,
+   * `KeyStoreConnectFailed`; `Error` for an untyped failure) and its message. The workflow's own
+   * failure type is always `MaintenanceFailed`; this says why.
+   */
+  readonly failure?: { readonly type: string; readonly message: string };
   /** The readiness probes' answers, when the request has `probes` (docs/probes.md). */
   readonly readiness?: ReadinessStatus;
   /** The gates' answers, when the request has `gates`. */

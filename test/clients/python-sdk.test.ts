@@ -232,10 +232,15 @@ describe('a Python service, through Temporal’s Python SDK', () => {
       ).toBe(true);
     }
     expectOurFailure(failures.noArgument, FAILURE_TYPES.invalidRequest);
-    // The run's failure is MaintenanceFailed carrying the result; the step's own type is in its events.
+    // The run's failure is MaintenanceFailed carrying the result; what ended it is its `failure`.
     const unknown = expectOurFailure(failures.unknownStore, FAILURE_TYPES.maintenanceFailed, /Check the id/);
-    const unknownResult = unknown.details?.[0] as { outcome: string; events: { error?: { type: string } }[] };
+    const unknownResult = unknown.details?.[0] as {
+      outcome: string;
+      failure?: { type: string };
+      events: { error?: { type: string } }[];
+    };
     expect(unknownResult.outcome).toBe('FAILED');
+    expect(unknownResult.failure?.type).toBe(FAILURE_TYPES.keyStoreNotFound);
     expect(unknownResult.events.map((e) => e.error?.type)).toContain(FAILURE_TYPES.keyStoreNotFound);
     const attention = expectOurFailure(failures.needsAttention, FAILURE_TYPES.needsAttention);
     expect(attention.details?.[0]).toMatchObject({ outcome: 'NEEDS_ATTENTION' });

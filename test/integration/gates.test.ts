@@ -183,6 +183,10 @@ describe('gates before the drain', () => {
     expect(result.outcome).toBe('FAILED');
     expect(result.message).toMatch(/a gate is blocked, so .* was not touched/);
     expect(result.events.find((e) => e.action === 'run.interrupted')?.error?.type).toBe('GateBlocked');
+    expect(result.failure).toMatchObject({
+      type: 'GateBlocked',
+      message: expect.stringMatching(/a gate is blocked/) as unknown,
+    });
     expect(result.events.find((e) => e.action === 'gate.checked')?.outcome).toBe('refused');
     expect(mutatingAccepted(await callsFor(env.control, id))).toEqual([]);
     expect((await env.control.getStore(id)).ConnectionState).toBe('CONNECTED');
@@ -225,8 +229,10 @@ describe('gates before the drain', () => {
     expect(result.stores.map((st) => [st.customKeyStoreId, st.state])).toEqual(
       ids.map((id) => [id, 'FAILED']),
     );
-    for (const store of result.stores)
+    for (const store of result.stores) {
       expect(store.message).toMatch(/a gate is blocked, so .* was not touched/);
+      expect(store.errorType).toBe('GateBlocked');
+    }
     for (const id of ids) {
       expect(mutatingAccepted(await callsFor(env.control, id))).toEqual([]);
       expect((await env.control.getStore(id)).ConnectionState).toBe('CONNECTED');

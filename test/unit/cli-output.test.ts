@@ -115,6 +115,18 @@ describe('CLI output with hostile free text', () => {
     expectSafe(describeResult(result));
   });
 
+  it('a FAILED run names the type of what ended it, escaped', () => {
+    const failed: MaintenanceResult = {
+      ...status(),
+      outcome: 'FAILED',
+      failure: { type: hostile('GateBlocked'), message: 'a gate is blocked' },
+    };
+    expectSafe(describeResult(failed));
+    expect(describeResult(failed)).toContain('  Failure type: GateBlocked\\u001b]52;c;');
+    expect(statusLines(failed, NOW).join('\n')).toContain('  failure type: GateBlocked');
+    expect(describeResult({ ...status(), outcome: 'COMPLETED' })).not.toContain('Failure type');
+  });
+
   it('list escapes workflow ids and search attributes', () => {
     expectSafe(
       listLine({
@@ -200,6 +212,16 @@ describe('CLI output with hostile free text', () => {
           workflowId: 'keystore-maint/111122223333/us-east-1/cks-0123456789abcdef1',
           state: 'PENDING',
         },
+        {
+          customKeyStoreId: 'cks-0123456789abcdef2',
+          account: '111122223333',
+          region: 'us-east-1',
+          location: 0,
+          workflowId: 'keystore-maint/111122223333/us-east-1/cks-0123456789abcdef2',
+          state: 'FAILED',
+          message: 'a gate is blocked, so cks-0123456789abcdef2 was not touched',
+          errorType: hostile('GateBlocked'),
+        },
       ],
       targets: [
         { location: 0, account: '111122223333', region: 'eu-west-1', state: 'READY', stores: 1 },
@@ -248,6 +270,7 @@ describe('CLI output with hostile free text', () => {
     expect(text).toContain('1 account-Region(s) not listed; STOPPED (more than maxErrors 0)');
     expect(text).toMatch(/444455556666\/us-east-1 FAILED {2}its stores could not be listed/);
     expect(text).toContain('cks-0123456789abcdef0 111122223333/eu-west-1  RUNNING');
+    expect(text).toContain('cks-0123456789abcdef2 111122223333/us-east-1  FAILED (GateBlocked\\u001b]52;c;');
   });
 
   it('schedule list and describe escape the note and the ids', () => {
