@@ -10,7 +10,13 @@
  */
 import { CloudHSMV2Client, DescribeClustersCommand } from '@aws-sdk/client-cloudhsm-v2';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
+import type {
+  AwsCredentialIdentity,
+  AwsCredentialIdentityProvider,
+  FinalizeHandler,
+  FinalizeHandlerArguments,
+  MetadataBearer,
+} from '@aws-sdk/types';
 import {
   targetClientProvider,
   type TargetClientOptions,
@@ -26,6 +32,19 @@ export interface CloudHsmClientOptions extends TargetClientOptions {
   readonly requestTimeoutMs?: number;
 }
 
+/**
+ * One attempt per call. `maxAttempts: 1` is not enough with this client: the retry strategy of
+ * its SDK core (util-retry 3.329) compares the retry count, which starts at 0, with maxAttempts,
+ * so a 5xx or a throttle was still sent twice. A strategy that never retries is passed instead.
+ */
+const SEND_ONCE = {
+  mode: 'standard',
+  retry: <Input extends object, Output extends MetadataBearer>(
+    next: FinalizeHandler<Input, Output>,
+    args: FinalizeHandlerArguments<Input>,
+  ) => next(args),
+};
+
 /** SDK retries off, as for KMS: the probe's own schedule is the retry. */
 export function cloudHsmClientProvider(options: CloudHsmClientOptions = {}): CloudHsmClientProvider {
   const { endpoint, requestTimeoutMs, ...targetOptions } = options;
@@ -36,6 +55,7 @@ export function cloudHsmClientProvider(options: CloudHsmClientOptions = {}): Clo
         ...(endpoint ? { endpoint } : {}),
         ...(credentials ? { credentials } : {}),
         maxAttempts: 1,
+        retryStrategy: SEND_ONCE,
         requestHandler: new NodeHttpHandler({
           connectionTimeout: 3_000,
           requestTimeout: requestTimeoutMs ?? 10_000,

@@ -9,7 +9,8 @@
  * (`MissingAuthenticationTokenException`), a served Region (`InvalidSignatureException`), a valid
  * access key (`UnrecognizedClientException`, `ExpiredTokenException`); a JSON object body
  * (`SerializationException`); a served operation (`UnknownOperationException`); the model's
- * constraints and the filters (`CloudHsmInvalidRequestException`); then the answer. Every error
+ * constraints and the filters (`CloudHsmInvalidRequestException`); injected faults naming the
+ * operation (a `*` fault is for KMS, not here); then the answer. Every error
  * is `{"__type": <name>, "Message": …}` (the model's member is `Message`), a 400, and a 500 for
  * `CloudHsmInternalFailureException`, the model's one server fault. Requests land in the call log.
  */
@@ -70,11 +71,11 @@ const describeClustersSchema = z.object({
   MaxResults: z.int().min(1).max(25).optional(),
 });
 
-export function handleCloudHsmRequest(
+export async function handleCloudHsmRequest(
   sim: Simulator,
   request: CloudHsmRequest,
   requestId: string,
-): CloudHsmResponse {
+): Promise<CloudHsmResponse> {
   const startedAt = sim.now();
   const target = headerValue(request.headers, 'x-amz-target') ?? '';
   const operation = target.slice(CLOUDHSM_TARGET_PREFIX.length);
@@ -102,11 +103,13 @@ export function handleCloudHsmRequest(
     if (request.method !== 'POST' || !(CLOUDHSM_OPERATIONS as readonly string[]).includes(operation)) {
       throw new CloudHsmError('UnknownOperationException', `Unknown operation ${target}`);
     }
-    response = {
-      status: 200,
-      body: describeClusters(partition.state.clusters, params),
-      errorType: undefined,
-    };
+    const fault = sim.faults.decide(operation, Math.random, { wildcard: false });
+    await sim.sleep(fault.latencyMs);
+    if (fault.error) throw new CloudHsmError(fault.error.type, fault.error.message);
+    const body = describeClusters(partition.state.clusters, params);
+    await sim.sleep(fault.latencyAfterMs);
+    if (fault.errorAfter) throw new CloudHsmError(fault.errorAfter.type, fault.errorAfter.message);
+    response = { status: 200, body, errorType: undefined };
   } catch (err) {
     response = errorResponse(sim, err);
   }

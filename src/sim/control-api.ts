@@ -42,6 +42,7 @@ import { storeEntry } from './stores';
 import { isStsOperation } from './sts-api';
 import { handleXksProxyRoute } from './xks-control';
 import { isCloudWatchOperation } from './cloudwatch-protocol';
+import { CLOUDHSM_OPERATIONS } from './cloudhsm-api';
 
 export type { ControlResponse } from './control-http';
 
@@ -180,11 +181,12 @@ function route(sim: Simulator, request: ControlRequest): ControlResponse {
           input.operation !== '*' &&
           !isKmsOperation(input.operation) &&
           !isStsOperation(input.operation) &&
-          !isCloudWatchOperation(input.operation)
+          !isCloudWatchOperation(input.operation) &&
+          !(CLOUDHSM_OPERATIONS as readonly string[]).includes(input.operation)
         ) {
           throw invalid(
             'operation',
-            `operation: ${input.operation} is not a KMS, STS or CloudWatch operation the simulator serves`,
+            `operation: ${input.operation} is not a KMS, STS, CloudWatch or CloudHSM v2 operation the simulator serves`,
           );
         }
         return { status: 201, body: sim.faults.add(input) };

@@ -124,7 +124,7 @@ async function serve(sim: Simulator, req: IncomingMessage, res: ServerResponse):
     return;
   }
   if (isCloudHsmRequest(req.headers)) {
-    const response = handleCloudHsmRequest(
+    const response = await handleCloudHsmRequest(
       sim,
       { method: req.method ?? 'GET', headers: req.headers, body, bodyTooLarge: tooLarge },
       requestId,

@@ -22,6 +22,7 @@ import {
   startMaintenanceEnv,
   type MaintenanceEnv,
 } from '../support/maintenance-env';
+import { closedPortUrl } from '../probes/support';
 
 const SECRET = randomBytes(32).toString('base64');
 const ACCESS_KEY_ID = 'KEYSTOREMAINTPROBETEST234';
@@ -58,7 +59,7 @@ beforeAll(async () => {
         'vpc-xks': {
           accessKeyId: ACCESS_KEY_ID,
           secretFile,
-          endpoint: `http://127.0.0.1:${await closedPort()}`,
+          endpoint: await closedPortUrl(),
         },
       },
     },
@@ -72,17 +73,6 @@ afterAll(async () => {
 
 const PROXY_HOST = `xks-probe-${randomUUID().slice(0, 8)}.example.com`;
 let pathCounter = 0;
-
-/** A local port nothing listens on: a connection to it is refused at once. */
-async function closedPort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('no TCP port was assigned');
-  return address.port;
-}
 
 /** An external key store whose proxy credential the test (and the worker) knows, CONNECTED. */
 async function xksStore(
