@@ -106,6 +106,42 @@ describe('gates before the drain', () => {
     expect(actions.indexOf('gate.opened')).toBeLessThan(actions.indexOf('kms.disconnect'));
   }, 120_000);
 
+  it('a worker restart while a gate holds the start: the wait goes on, nothing is touched, and the run completes once it clears', async () => {
+    const name = await createAlarm();
+    await alarm('ALARM', name);
+    const id = await connectedStore(env.control);
+    const handle = await env.start({
+      ...env.request(id),
+      gates: { onBlocked: 'wait', waitUpTo: '2m', checkEvery: '5s', cloudWatchAlarms: { names: [name] } },
+    });
+    await eventually(async () => (await status(id)).gates?.waiting, 'the run to wait for the gate');
+    await env.stopWorker();
+    await env.startWorker();
+    const describesBefore = (await env.control.calls()).filter(
+      (c) => c.operation === 'DescribeAlarms',
+    ).length;
+    // The restarted worker asks again (the wait is one heartbeating activity, retried), still blocked.
+    await eventually(
+      async () =>
+        (await env.control.calls()).filter((c) => c.operation === 'DescribeAlarms').length >
+        describesBefore + 1,
+      'the restarted worker to ask CloudWatch again',
+      30_000,
+    );
+    expect((await status(id)).gates?.waiting).toBeDefined();
+    expect(mutatingAccepted(await callsFor(env.control, id))).toEqual([]);
+
+    await alarm('OK', name);
+    const result = await outcomeOf(handle);
+    expect(result.outcome).toBe('COMPLETED');
+    expect((await env.control.getStore(id)).ConnectionState).toBe('CONNECTED');
+    const mutations = mutatingAccepted(await callsFor(env.control, id));
+    expect(mutations.filter((c) => c.operation === 'DisconnectCustomKeyStore')).toHaveLength(1);
+    expect(mutations.filter((c) => c.operation === 'ConnectCustomKeyStore')).toHaveLength(1);
+    const actions = result.events.map((e) => e.action);
+    expect(actions.indexOf('gate.opened')).toBeLessThan(actions.indexOf('kms.disconnect'));
+  }, 120_000);
+
   it('a firing Prometheus alert holds the start until it resolves', async () => {
     prometheus.setErrors(3);
     await eventually(
