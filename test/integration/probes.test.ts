@@ -23,6 +23,7 @@ import {
   type MaintenanceEnv,
 } from '../support/maintenance-env';
 import { closedPortUrl } from '../probes/support';
+import { fleetClient, fleetRequest, uniqueFleetName } from '../fleet/support';
 
 const SECRET = randomBytes(32).toString('base64');
 const ACCESS_KEY_ID = 'KEYSTOREMAINTPROBETEST234';
@@ -410,4 +411,62 @@ describe('cloudHsmCluster before the reconnect', () => {
     const describeClusters = (await env.control.calls()).filter((c) => c.operation === 'DescribeClusters');
     expect(describeClusters.length).toBeGreaterThan(2);
   }, 90_000);
+});
+
+describe('probes and the type of store', () => {
+  it('a fleet template naming both probes gives each store the one for its type, and the XKS store waits for its proxy', async () => {
+    const xks = await xksStore();
+    const hsm = await connectedStore(env.control, 'AWS_CLOUDHSM');
+    const base = fleetRequest();
+    const client = fleetClient(env);
+    const { workflowId } = await client.start(
+      fleetRequest({
+        stores: [xks, hsm],
+        maxConcurrency: 2,
+        request: {
+          ...base.request,
+          window: { duration: '2s' },
+          probes: { xksHealth: { proxy: 'test-xks' }, cloudHsmCluster: {}, checkEvery: '1s' },
+        },
+      }),
+      { name: uniqueFleetName() },
+    );
+    await eventually(
+      async () => (await status(xks).catch(() => undefined))?.phase === 'IN_WINDOW',
+      'the XKS store in its window',
+    );
+    await env.control.setXksProxyHealth(xks, allUnavailable);
+    await eventually(async () => (await status(xks)).readiness?.waiting, 'the XKS store to hold');
+    expect(await connectCalls(xks)).toEqual([]);
+
+    await env.control.resetXksProxyHealth(xks);
+    const result = await client.result(workflowId);
+    expect(result.outcome).toBe('COMPLETED');
+    for (const id of [xks, hsm]) {
+      expect((await env.control.getStore(id)).ConnectionState).toBe('CONNECTED');
+      expect((await connectCalls(id)).map((c) => c.outcome)).toEqual(['ok']);
+    }
+    expect((await status(xks)).readiness?.last?.probes.map((p) => p.probe)).toEqual(['xksHealth']);
+    const hsmReadiness = (await status(hsm)).readiness;
+    expect(hsmReadiness?.last?.probes.map((p) => p.probe)).toEqual(['cloudHsmCluster']);
+    expect(hsmReadiness?.last?.probes[0]?.evidence.clusterId).toBe(
+      (await env.control.getStore(hsm)).CloudHsmClusterId,
+    );
+  }, 120_000);
+
+  it('a request whose only probe is for the other type of store is refused before anything is touched', async () => {
+    const hsm = await connectedStore(env.control, 'AWS_CLOUDHSM');
+    const result = await outcomeOf(
+      await env.start({ ...env.request(hsm), probes: { xksHealth: { proxy: 'test-xks' } } }),
+    );
+    expect(result.outcome).toBe('FAILED');
+    expect(result.failure?.type).toBe('PreflightRefused');
+    expect(result.message).toMatch(
+      /the store is AWS_CLOUDHSM and the request has no probe for it; add "cloudHsmCluster"/,
+    );
+    expect(
+      (await callsFor(env.control, hsm)).filter((c) => c.operation !== 'DescribeCustomKeyStores'),
+    ).toEqual([]);
+    expect((await env.control.getStore(hsm)).ConnectionState).toBe('CONNECTED');
+  }, 60_000);
 });
