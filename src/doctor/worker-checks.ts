@@ -147,6 +147,18 @@ function xksProxiesCheck(env: NodeJS.ProcessEnv): CheckResult {
       `fix ${XKS_PROXIES_FILE_ENV} (or ${XKS_PROXIES_ENV}): {"proxies": {"<name>": {"accessKeyId": "…", "secretFile": "…"}}} (docs/probes.md)`,
     );
   }
+  const withoutKey = proxies.names.flatMap((name) => {
+    const proxy = proxies.get(name);
+    return proxy && proxy.accessKeyId() === undefined ? [proxy] : [];
+  });
+  if (withoutKey.length > 0) {
+    return result(
+      'worker.xks-proxies',
+      'fail',
+      `no usable access key id for ${withoutKey.map((p) => `"${p.name}" (${p.accessKeyIdSource} is missing, empty or not 20 to 30 characters of A-Z and 2-7)`).join(', ')}: its xksHealth probes would refuse every run`,
+      'put each credential\'s AccessKeyId where its "accessKeyIdFile" says (docs/probes.md)',
+    );
+  }
   const withoutSecret = proxies.names.flatMap((name) => {
     const proxy = proxies.get(name);
     return proxy && proxy.secret() === undefined ? [proxy] : [];

@@ -61,11 +61,20 @@ export async function probeXksHealth(
       where,
     );
   }
-  if (store.accessKeyId !== undefined && store.accessKeyId !== credential.accessKeyId) {
+  // Read once per probe: a rotation writing the files meanwhile cannot pair one key with another secret's check.
+  const accessKeyId = credential.accessKeyId();
+  if (accessKeyId === undefined) {
     return result(
       'error',
-      `the store's proxy credential is ${store.accessKeyId} but the worker's "${proxyName}" is ${credential.accessKeyId}: if the credential was rotated during the window, call UpdateCustomKeyStore with the new one before connecting (a connect would fail with INVALID_CREDENTIALS); otherwise update the worker's configuration`,
-      { ...where, storeAccessKeyId: store.accessKeyId, workerAccessKeyId: credential.accessKeyId },
+      `the access key id of XKS proxy credential "${proxyName}" is empty, missing or not 20 to 30 characters of A-Z and 2-7 (${credential.accessKeyIdSource})`,
+      where,
+    );
+  }
+  if (store.accessKeyId !== undefined && store.accessKeyId !== accessKeyId) {
+    return result(
+      'error',
+      `the store's proxy credential is ${store.accessKeyId} but the worker's "${proxyName}" is ${accessKeyId}: the credential was rotated on one side only. If the proxy's credential was rotated during the window, call UpdateCustomKeyStore with the new one before connecting (a connect would fail with INVALID_CREDENTIALS), and give the worker the new pair (${credential.accessKeyIdSource}, ${credential.secretSource}); the run checks again every checkEvery`,
+      { ...where, storeAccessKeyId: store.accessKeyId, workerAccessKeyId: accessKeyId },
     );
   }
   const secret = credential.secret();
@@ -86,7 +95,7 @@ export async function probeXksHealth(
   const signer = new SignatureV4({
     service: XKS_PROXY_SIGNING_SERVICE,
     region: store.region,
-    credentials: { accessKeyId: credential.accessKeyId, secretAccessKey: secret },
+    credentials: { accessKeyId, secretAccessKey: secret },
     sha256: Hash.bind(null, 'sha256'),
   });
   const signed = await signer.sign({

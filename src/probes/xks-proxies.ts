@@ -12,7 +12,10 @@
  *   `XksProxyUriEndpoint` (an internal name, a VPC endpoint's DNS name); `https://` only, unless
  *   `KEYSTORE_MAINT_XKS_ALLOW_HTTP=1` (development and the simulator's stand-in).
  *
- * Secrets are read when used, so a rotated secret file takes effect without a restart.
+ * Secrets are read when used, so a rotated secret file takes effect without a restart. So is the
+ * access key id when it comes from a file (`accessKeyIdFile`): a proxy credential rotated during a
+ * window — both halves, in the files the worker mounts — is what the probe before the reconnect
+ * signs with, with no worker restart.
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
@@ -25,7 +28,10 @@ export const XKS_SECRET_ENV = 'KEYSTORE_MAINT_XKS_SECRET';
 
 export interface XksProxyCredential {
   readonly name: string;
-  readonly accessKeyId: string;
+  /** The `AccessKeyId` now, or undefined when its file is empty, missing or not an access key id. */
+  accessKeyId(): string | undefined;
+  /** Where the access key id comes from, for messages. */
+  readonly accessKeyIdSource: string;
   /** The `RawSecretAccessKey` now, or undefined when its file or variable is empty or missing. */
   secret(): string | undefined;
   /** Where the secret comes from, for messages (never the secret). */
@@ -47,11 +53,14 @@ export class XksProxyConfigError extends Error {
   }
 }
 
+// KMS's XksProxyAuthenticationCredential: AccessKeyId is 20–30 characters of A–Z and 2–7.
+const ACCESS_KEY_ID = /^[A-Z2-7]{20,30}$/;
+
 const proxySchema = () =>
   z
     .strictObject({
-      // KMS's XksProxyAuthenticationCredential: AccessKeyId is 20–30 characters of A–Z and 2–7.
-      accessKeyId: z.string().regex(/^[A-Z2-7]{20,30}$/, 'must be 20 to 30 characters of A-Z and 2-7'),
+      accessKeyId: z.string().regex(ACCESS_KEY_ID, 'must be 20 to 30 characters of A-Z and 2-7').optional(),
+      accessKeyIdFile: z.string().min(1).optional(),
       secretFile: z.string().min(1).optional(),
       secretEnv: z
         .string()
@@ -64,6 +73,9 @@ const proxySchema = () =>
     })
     .refine((c) => (c.secretFile === undefined) !== (c.secretEnv === undefined), {
       message: 'give exactly one of "secretFile" or "secretEnv"',
+    })
+    .refine((c) => (c.accessKeyId === undefined) !== (c.accessKeyIdFile === undefined), {
+      message: 'give exactly one of "accessKeyId" or "accessKeyIdFile"',
     });
 
 const configSchema = () =>
@@ -113,7 +125,7 @@ export function xksProxies(
     const issue = parsed.error.issues[0];
     const path = issue?.path.map(String).join('.') || '(top level)';
     throw new XksProxyConfigError(
-      `${where}: ${path}: ${issue?.message ?? 'invalid'} (expected {"proxies": {"<name>": {"accessKeyId": "…", "secretFile": "…"}}})`,
+      `${where}: ${path}: ${issue?.message ?? 'invalid'} (expected {"proxies": {"<name>": {"accessKeyId": "…" or "accessKeyIdFile": "…", "secretFile": "…"}}})`,
     );
   }
   const env = options.env ?? process.env;
@@ -136,9 +148,16 @@ export function xksProxies(
           },
           source: `${variable ?? ''} (or ${variable ?? ''}_FILE)`,
         };
+    const keyFile = spec.accessKeyIdFile;
+    const fixedKey = spec.accessKeyId;
     proxies.set(name, {
       name,
-      accessKeyId: spec.accessKeyId,
+      accessKeyId: () => {
+        if (fixedKey !== undefined) return fixedKey;
+        const read = readSecretFile(keyFile ?? '');
+        return read !== undefined && ACCESS_KEY_ID.test(read) ? read : undefined;
+      },
+      accessKeyIdSource: keyFile !== undefined ? `file ${keyFile}` : 'the configuration',
       secret: secret.read,
       secretSource: secret.source,
       ...(endpoint ? { endpoint } : {}),

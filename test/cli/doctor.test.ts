@@ -303,6 +303,25 @@ describe('keystore-maint doctor', () => {
     expect(lineOf(ready.stdout, 'notification destinations').line).toMatch(/^ {2}OK .*2 destinations/);
     expect(ready.stdout).not.toContain('hooks.slack.com');
 
+    // A credential whose access key id comes from a file that is not there: a failure that names it.
+    const keyFile = join(dir, 'xks-access-key-id');
+    const rotatingEnv = {
+      ...workerEnv,
+      KEYSTORE_MAINT_XKS_PROXIES: JSON.stringify({
+        proxies: { rotating: { accessKeyIdFile: keyFile, secretEnv: 'KEYSTORE_MAINT_XKS_SECRET_R' } },
+      }),
+      KEYSTORE_MAINT_XKS_SECRET_R: 'c2VjcmV0',
+    };
+    const noKey = await doctor(['--worker'], rotatingEnv);
+    expect(noKey.code).toBe(8);
+    expect(lineOf(noKey.stdout, 'XKS proxy credentials').line).toMatch(
+      /^ {2}FAIL .*no usable access key id for "rotating" \(file .*xks-access-key-id is missing/,
+    );
+    writeFileSync(keyFile, 'ABCDEFGHIJKLMNOPQRST\n');
+    expect(lineOf((await doctor(['--worker'], rotatingEnv)).stdout, 'XKS proxy credentials').line).toMatch(
+      /^ {2}OK /,
+    );
+
     const bad = await doctor(['--worker', '--json'], {
       ...workerEnv,
       KEYSTORE_MAINT_AUDIT_KEY_FILE: shortKey,

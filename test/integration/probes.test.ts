@@ -5,7 +5,8 @@
  * called?), never the run's own belief.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { CreateCustomKeyStoreCommand } from '@aws-sdk/client-kms';
+import { writeFileSync } from 'node:fs';
+import { CreateCustomKeyStoreCommand, UpdateCustomKeyStoreCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MaintenanceStatus } from '../../src/domain/status';
 import { kmsClientProvider } from '../../src/kms/client';
@@ -30,10 +31,14 @@ const ACCESS_KEY_ID = 'KEYSTOREMAINTPROBETEST234';
 
 let env: MaintenanceEnv;
 const secretFile = `${process.env.TMPDIR ?? '/tmp'}/xks-probe-secret-${randomUUID()}`;
+// The pair a rotation test rewrites while its run holds, as a mounted secret is updated.
+const rotatingKeyFile = `${process.env.TMPDIR ?? '/tmp'}/xks-probe-rotating-key-${randomUUID()}`;
+const rotatingSecretFile = `${process.env.TMPDIR ?? '/tmp'}/xks-probe-rotating-secret-${randomUUID()}`;
 
 beforeAll(async () => {
-  const { writeFileSync } = await import('node:fs');
   writeFileSync(secretFile, SECRET);
+  writeFileSync(rotatingKeyFile, ACCESS_KEY_ID);
+  writeFileSync(rotatingSecretFile, SECRET);
   // The worker's credential points at the stand-in; its endpoint is filled in once the simulator runs.
   const holder: { config?: ReturnType<typeof xksProxies> } = {};
   env = await startMaintenanceEnv(
@@ -51,6 +56,11 @@ beforeAll(async () => {
     {
       proxies: {
         'test-xks': { accessKeyId: ACCESS_KEY_ID, secretFile, endpoint: `${env.sim.url}/_xks/${PROXY_HOST}` },
+        'rotating-xks': {
+          accessKeyIdFile: rotatingKeyFile,
+          secretFile: rotatingSecretFile,
+          endpoint: `${env.sim.url}/_xks/${PROXY_HOST}`,
+        },
         'wrong-key': {
           accessKeyId: 'KEYSTOREMAINTOTHERKEY2345',
           secretFile,
@@ -280,6 +290,53 @@ describe('xksHealth before the reconnect', () => {
     ).toEqual([]);
     expect((await env.control.getStore(id)).ConnectionState).toBe('CONNECTED');
   }, 60_000);
+});
+
+describe('xksHealth when the proxy credential is rotated during the window', () => {
+  it('holds while the store and the worker hold different credentials, and connects once both have the new one', async () => {
+    const id = await xksStore();
+    const handle = await env.start({
+      ...env.request(id),
+      window: { duration: '2s' },
+      probes: { xksHealth: { proxy: 'rotating-xks' }, checkEvery: '1s' },
+    });
+    await eventually(async () => (await status(id)).phase === 'IN_WINDOW', 'IN_WINDOW');
+    // The proxy's credential is rotated, and KMS is told while the store is disconnected.
+    const rotated = {
+      AccessKeyId: 'KEYSTOREMAINTROTATED2345',
+      RawSecretAccessKey: randomBytes(32).toString('base64'),
+    };
+    const kms = kmsClientProvider({ endpoint: env.sim.url, credentials: TEST_CREDENTIALS })({
+      region: REGION,
+    });
+    await kms.send(
+      new UpdateCustomKeyStoreCommand({ CustomKeyStoreId: id, XksProxyAuthenticationCredential: rotated }),
+    );
+
+    // The worker still has the old pair: the run holds, says why, and never connects.
+    const waiting = await eventually(async () => {
+      const s = await status(id);
+      return s.readiness?.waiting ? s : undefined;
+    }, 'the run to hold for the credential');
+    expect(waiting.readiness?.last?.probes[0]).toMatchObject({ probe: 'xksHealth', status: 'error' });
+    expect(waiting.readiness?.last?.summary).toMatch(/the credential was rotated on one side only/);
+    expect(waiting.readiness?.last?.probes[0]?.evidence).toMatchObject({
+      storeAccessKeyId: rotated.AccessKeyId,
+      workerAccessKeyId: ACCESS_KEY_ID,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(await connectCalls(id)).toEqual([]);
+
+    // The worker's mounted files get the new pair: no restart, the next check signs with it.
+    writeFileSync(rotatingSecretFile, rotated.RawSecretAccessKey);
+    writeFileSync(rotatingKeyFile, rotated.AccessKeyId);
+    const result = await outcomeOf(handle);
+    expect(result.outcome).toBe('COMPLETED');
+    expect((await env.control.getStore(id)).ConnectionState).toBe('CONNECTED');
+    expect((await connectCalls(id)).map((c) => c.outcome)).toEqual(['ok']);
+    expect(result.readiness?.last?.probes[0]?.status).toBe('healthy');
+    expect(JSON.stringify(result)).not.toContain(rotated.RawSecretAccessKey);
+  }, 90_000);
 });
 
 describe('xksHealth when the worker cannot reach a proxy behind a VPC endpoint service', () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -77,7 +77,8 @@ describe("the worker's XKS proxy credentials", () => {
       },
     });
     const proxy = proxies.get('payments-xks');
-    expect(proxy?.accessKeyId).toBe('ABCDEFGHIJKLMNOPQRST');
+    expect(proxy?.accessKeyId()).toBe('ABCDEFGHIJKLMNOPQRST');
+    expect(proxy?.accessKeyIdSource).toBe('the configuration');
     expect(proxy?.secret()).toBe('c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2Vj');
     expect(proxy?.endpoint).toBe('https://xks.internal');
     expect(proxy?.secretSource).toContain(secretFile);
@@ -101,9 +102,31 @@ describe("the worker's XKS proxy credentials", () => {
     expect(() => xksProxies({ proxies: { p: { accessKeyId: 'ABCDEFGHIJKLMNOPQRST' } } })).toThrow(
       /exactly one of "secretFile" or "secretEnv"/,
     );
+    expect(() => xksProxies({ proxies: { p: { secretFile } } })).toThrow(
+      /proxies\.p: give exactly one of "accessKeyId" or "accessKeyIdFile"/,
+    );
+    expect(() =>
+      xksProxies({
+        proxies: { p: { accessKeyId: 'ABCDEFGHIJKLMNOPQRST', accessKeyIdFile: secretFile, secretFile } },
+      }),
+    ).toThrow(/give exactly one of "accessKeyId" or "accessKeyIdFile"/);
     expect(() =>
       xksProxies({ proxies: { p: { accessKeyId: 'ABCDEFGHIJKLMNOPQRST', secretFile, secret: 'inline' } } }),
     ).toThrow(XksProxyConfigError);
+  });
+
+  it('reads an access key id from a file when used, so a rotation needs no restart; a malformed one is no key', () => {
+    const keyFile = join(dir, 'access-key-id');
+    writeFileSync(keyFile, 'ABCDEFGHIJKLMNOPQRST\n');
+    const proxy = xksProxies({ proxies: { p: { accessKeyIdFile: keyFile, secretFile } } }).get('p');
+    expect(proxy?.accessKeyId()).toBe('ABCDEFGHIJKLMNOPQRST');
+    expect(proxy?.accessKeyIdSource).toBe(`file ${keyFile}`);
+    writeFileSync(keyFile, 'ZYXWVUTSRQPONMLKJIHG234');
+    expect(proxy?.accessKeyId()).toBe('ZYXWVUTSRQPONMLKJIHG234');
+    writeFileSync(keyFile, 'not-an-access-key');
+    expect(proxy?.accessKeyId()).toBeUndefined();
+    rmSync(keyFile);
+    expect(proxy?.accessKeyId()).toBeUndefined();
   });
 
   it('reads the environment: file or inline, not both; none configured is empty', () => {
