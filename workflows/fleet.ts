@@ -59,7 +59,7 @@ import {
 } from '../src/domain/fleet';
 import { maintenanceWorkflowId, SEARCH_ATTRIBUTES } from '../src/domain/names';
 import { isEndState, type EndState } from '../src/domain/phases';
-import type { MaintenanceResult } from '../src/domain/status';
+import { failureTypeOf, type MaintenanceResult } from '../src/domain/status';
 import { fleetActivities, fleetHookActivities, setupActivities } from './activity-options';
 import {
   hookCallNotCompleted,
@@ -115,13 +115,6 @@ function resultInFailure(err: unknown): { result: MaintenanceResult; type: strin
     node = failure.cause;
   }
   return undefined;
-}
-
-/** The error type of a FAILED run's `run.interrupted` audit event, if it has one. */
-function interruptedType(result: MaintenanceResult): string | undefined {
-  if (result.outcome !== 'FAILED') return undefined;
-  const event = result.events.find((e) => e.action === 'run.interrupted' && e.error);
-  return event?.error?.type;
 }
 
 /** Why the fleet stopped starting children. */
@@ -703,7 +696,7 @@ class FleetRun {
     if (result.store.name && store.name === undefined) store.name = result.store.name;
     // What ended a FAILED run (GateBlocked, PreflightRefused, …) says more than the workflow's
     // own MaintenanceFailed; runs of older workers carry it only in their run.interrupted event.
-    const errorType = result.failure?.type ?? interruptedType(result) ?? wrapperType;
+    const errorType = failureTypeOf(result) ?? wrapperType;
     this.end(store, result.outcome, {
       message: result.message,
       ...(errorType ? { errorType } : {}),

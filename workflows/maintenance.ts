@@ -635,6 +635,7 @@ class MaintenanceRun {
     if (!validation.ok) {
       this.registerUpdateHandlers();
       const message = `invalid maintenance request: ${validation.problems.join('; ')}`;
+      this.failure = { type: FAILURE_TYPES.invalidRequest, message };
       this.audit('request.refused', { problems: validation.problems }, 'refused', RUNNER_ACTOR, {
         type: FAILURE_TYPES.invalidRequest,
         message,

@@ -153,7 +153,7 @@ export function fleetStatusLines(status: FleetStatus | FleetStatusWithPhases): s
     const state =
       store.state === 'RUNNING' && phases[store.customKeyStoreId]
         ? `RUNNING/${phases[store.customKeyStoreId]}`
-        : store.errorType
+        : store.state === 'FAILED' && store.errorType
           ? `${store.state} (${store.errorType})`
           : store.state;
     const name =

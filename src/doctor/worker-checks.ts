@@ -144,7 +144,7 @@ function xksProxiesCheck(env: NodeJS.ProcessEnv): CheckResult {
       'worker.xks-proxies',
       'fail',
       messageOf(err),
-      `fix ${XKS_PROXIES_FILE_ENV} (or ${XKS_PROXIES_ENV}): {"proxies": {"<name>": {"accessKeyId": "…", "secretFile": "…"}}} (docs/probes.md)`,
+      `fix ${XKS_PROXIES_FILE_ENV} (or ${XKS_PROXIES_ENV}): {"proxies": {"<name>": {"accessKeyId": "…" or "accessKeyIdFile": "…", "secretFile": "…"}}} (docs/probes.md)`,
     );
   }
   const withoutKey = proxies.names.flatMap((name) => {

@@ -131,6 +131,17 @@ export interface MaintenanceResult extends MaintenanceStatus {
   readonly plan?: readonly PlanStep[];
 }
 
+/**
+ * What ended a FAILED run: its `failure.type`, or, from a run of a worker older than that field,
+ * the error type of its `run.interrupted` audit event. Undefined for any other outcome.
+ */
+export function failureTypeOf(result: MaintenanceResult): string | undefined {
+  if (result.outcome !== 'FAILED') return undefined;
+  return (
+    result.failure?.type ?? result.events.find((e) => e.action === 'run.interrupted' && e.error)?.error?.type
+  );
+}
+
 /** What the readiness probes said, and whether the run is waiting for them before a connect. */
 export interface ReadinessStatus {
   /** The baseline, asked in PREFLIGHT. */

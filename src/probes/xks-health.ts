@@ -61,7 +61,8 @@ export async function probeXksHealth(
       where,
     );
   }
-  // Read once per probe: a rotation writing the files meanwhile cannot pair one key with another secret's check.
+  // Read when used (a file may be rotated during the window), once per probe, and compared with
+  // the store's before the secret is even read: a mismatch sends nothing.
   const accessKeyId = credential.accessKeyId();
   if (accessKeyId === undefined) {
     return result(
@@ -73,7 +74,7 @@ export async function probeXksHealth(
   if (store.accessKeyId !== undefined && store.accessKeyId !== accessKeyId) {
     return result(
       'error',
-      `the store's proxy credential is ${store.accessKeyId} but the worker's "${proxyName}" is ${accessKeyId}: the credential was rotated on one side only. If the proxy's credential was rotated during the window, call UpdateCustomKeyStore with the new one before connecting (a connect would fail with INVALID_CREDENTIALS), and give the worker the new pair (${credential.accessKeyIdSource}, ${credential.secretSource}); the run checks again every checkEvery`,
+      `the store's proxy credential is ${store.accessKeyId} but the worker's "${proxyName}" is ${accessKeyId}: the request names another proxy's credential, or the credential was rotated on one side only. After a rotation, call UpdateCustomKeyStore with the new credential before connecting (a connect with the old one fails with INVALID_CREDENTIALS) and give the worker the new pair (${credential.accessKeyIdSource}, ${credential.secretSource})`,
       { ...where, storeAccessKeyId: store.accessKeyId, workerAccessKeyId: accessKeyId },
     );
   }

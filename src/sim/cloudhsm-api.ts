@@ -21,10 +21,15 @@ import type { Caller } from './iam';
 import { isJsonObject, KmsError, type JsonObject } from './protocol';
 import { headerValue, sessionTokenOf, signingScopeOf } from './sigv4';
 import type { Simulator } from './simulator';
+import { underFaults } from './faults';
 import { parseRequest } from './validation';
 
 export const CLOUDHSM_TARGET_PREFIX = 'BaldrApiService.';
 export const CLOUDHSM_OPERATIONS = ['DescribeClusters'] as const;
+
+export function isCloudHsmOperation(name: string): boolean {
+  return (CLOUDHSM_OPERATIONS as readonly string[]).includes(name);
+}
 
 export interface CloudHsmRequest {
   method: string;
@@ -100,15 +105,15 @@ export async function handleCloudHsmRequest(
     caller = authenticate(sim, scope?.accessKeyId, sessionTokenOf(request.headers, ''));
     const partition = sim.partition({ account: caller.account, region });
     params = parseBody(request.body);
-    if (request.method !== 'POST' || !(CLOUDHSM_OPERATIONS as readonly string[]).includes(operation)) {
+    if (request.method !== 'POST' || !isCloudHsmOperation(operation)) {
       throw new CloudHsmError('UnknownOperationException', `Unknown operation ${target}`);
     }
-    const fault = sim.faults.decide(operation, Math.random, { wildcard: false });
-    await sim.sleep(fault.latencyMs);
-    if (fault.error) throw new CloudHsmError(fault.error.type, fault.error.message);
-    const body = describeClusters(partition.state.clusters, params);
-    await sim.sleep(fault.latencyAfterMs);
-    if (fault.errorAfter) throw new CloudHsmError(fault.errorAfter.type, fault.errorAfter.message);
+    const body = await underFaults(
+      sim,
+      operation,
+      (type, message) => new CloudHsmError(type, message),
+      () => describeClusters(partition.state.clusters, params),
+    );
     response = { status: 200, body, errorType: undefined };
   } catch (err) {
     response = errorResponse(sim, err);

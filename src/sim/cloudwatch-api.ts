@@ -36,6 +36,7 @@ import {
   setAlarmStateSchema,
 } from './cloudwatch-validation';
 import type { Caller } from './iam';
+import { underFaults } from './faults';
 import { BODY_TOO_LARGE_EXCEPTION, BODY_TOO_LARGE_MESSAGE, isJsonObject, type JsonObject } from './protocol';
 import { headerValue, sessionTokenOf, signingScopeOf } from './sigv4';
 import type { Simulator } from './simulator';
@@ -104,20 +105,21 @@ export async function handleCloudWatchRequest(
     if (request.method !== 'POST' || !isCloudWatchOperation(operation)) {
       throw new CloudWatchError('UnknownOperationException', `Unknown operation ${target}`);
     }
-    const fault = sim.faults.decide(operation, Math.random, { wildcard: false });
-    await sim.sleep(fault.latencyMs);
-    if (fault.error) throw new CloudWatchError(fault.error.type, fault.error.message);
-    const body = OPERATIONS[operation](
-      {
-        alarms: alarmsOf(partition.state),
-        arn: partition.arn,
-        now: () => sim.now(),
-        persist: () => sim.persist(),
-      },
-      params,
+    const body = await underFaults(
+      sim,
+      operation,
+      (type, message) => new CloudWatchError(type, message),
+      () =>
+        OPERATIONS[operation](
+          {
+            alarms: alarmsOf(partition.state),
+            arn: partition.arn,
+            now: () => sim.now(),
+            persist: () => sim.persist(),
+          },
+          params,
+        ),
     );
-    await sim.sleep(fault.latencyAfterMs);
-    if (fault.errorAfter) throw new CloudWatchError(fault.errorAfter.type, fault.errorAfter.message);
     response = { status: 200, body };
   } catch (err) {
     response = errorResponse(sim, err, operation);

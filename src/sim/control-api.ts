@@ -42,7 +42,7 @@ import { storeEntry } from './stores';
 import { isStsOperation } from './sts-api';
 import { handleXksProxyRoute } from './xks-control';
 import { isCloudWatchOperation } from './cloudwatch-protocol';
-import { CLOUDHSM_OPERATIONS } from './cloudhsm-api';
+import { isCloudHsmOperation } from './cloudhsm-api';
 
 export type { ControlResponse } from './control-http';
 
@@ -182,7 +182,7 @@ function route(sim: Simulator, request: ControlRequest): ControlResponse {
           !isKmsOperation(input.operation) &&
           !isStsOperation(input.operation) &&
           !isCloudWatchOperation(input.operation) &&
-          !(CLOUDHSM_OPERATIONS as readonly string[]).includes(input.operation)
+          !isCloudHsmOperation(input.operation)
         ) {
           throw invalid(
             'operation',

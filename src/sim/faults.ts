@@ -107,3 +107,23 @@ export class FaultInjector {
     this.faults = this.faults.filter((fault) => fault.remaining === undefined || fault.remaining > 0);
   }
 }
+
+/**
+ * Runs one request of a non-KMS service (STS, CloudWatch, CloudHSM v2) under the faults that name
+ * its operation — never `*` ones, which are about KMS — with their latency before and after, and
+ * their exception made by `errorOf` in that service's own shape.
+ */
+export async function underFaults<T>(
+  sim: { readonly faults: FaultInjector; sleep(ms: number): Promise<void> },
+  operation: string,
+  errorOf: (type: string, message: string) => Error,
+  run: () => T,
+): Promise<T> {
+  const fault = sim.faults.decide(operation, Math.random, { wildcard: false });
+  await sim.sleep(fault.latencyMs);
+  if (fault.error) throw errorOf(fault.error.type, fault.error.message);
+  const value = run();
+  await sim.sleep(fault.latencyAfterMs);
+  if (fault.errorAfter) throw errorOf(fault.errorAfter.type, fault.errorAfter.message);
+  return value;
+}

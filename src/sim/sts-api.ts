@@ -29,6 +29,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { assumeRole, parseAssumeRole } from './assume-role';
 import type { Caller } from './iam';
+import { underFaults } from './faults';
 import { MAX_BODY_BYTES } from './protocol';
 import { headerValue, queryOf, sessionTokenOf, signingScopeOf } from './sigv4';
 import type { Simulator } from './simulator';
@@ -116,7 +117,8 @@ export async function handleStsRequest(
       );
     }
     region = scope.region || undefined;
-    caller = authenticate(sim, scope.accessKeyId, sessionTokenOf(request.headers, request.url));
+    const authenticated = authenticate(sim, scope.accessKeyId, sessionTokenOf(request.headers, request.url));
+    caller = authenticated;
     if (!action) throw new StsError('MissingAction', 'Missing Action');
     const version = params.get('Version');
     if (!isStsOperation(action) || version !== STS_VERSION) {
@@ -125,16 +127,15 @@ export async function handleStsRequest(
         `Could not find operation ${action} for version ${version ?? 'NO_VERSION_SPECIFIED'}`,
       );
     }
-    // Only faults that name the STS operation: a `*` fault is about KMS operations.
-    const fault = sim.faults.decide(action, Math.random, { wildcard: false });
-    await sim.sleep(fault.latencyMs);
-    if (fault.error) throw new StsError(fault.error.type, fault.error.message);
-    const body =
-      action === 'AssumeRole'
-        ? assumeRoleXml(sim, caller, params, requestId)
-        : callerIdentityXml(caller, requestId);
-    await sim.sleep(fault.latencyAfterMs);
-    if (fault.errorAfter) throw new StsError(fault.errorAfter.type, fault.errorAfter.message);
+    const body = await underFaults(
+      sim,
+      action,
+      (type, message) => new StsError(type, message),
+      () =>
+        action === 'AssumeRole'
+          ? assumeRoleXml(sim, authenticated, params, requestId)
+          : callerIdentityXml(authenticated, requestId),
+    );
     response = { status: 200, body };
   } catch (err) {
     response = errorResponse(sim, err, requestId);

@@ -23,7 +23,7 @@ import {
   startMaintenanceEnv,
   type MaintenanceEnv,
 } from '../support/maintenance-env';
-import { closedPortUrl } from '../probes/support';
+import { CLOSED_PORT_URL } from '../probes/support';
 import { fleetClient, fleetRequest, uniqueFleetName } from '../fleet/support';
 
 const SECRET = randomBytes(32).toString('base64');
@@ -70,7 +70,7 @@ beforeAll(async () => {
         'vpc-xks': {
           accessKeyId: ACCESS_KEY_ID,
           secretFile,
-          endpoint: await closedPortUrl(),
+          endpoint: CLOSED_PORT_URL,
         },
       },
     },
@@ -297,7 +297,9 @@ describe('xksHealth when the proxy credential is rotated during the window', () 
     const id = await xksStore();
     const handle = await env.start({
       ...env.request(id),
-      window: { duration: '2s' },
+      // A window long enough for the rotation; the operator ends it when done.
+      window: { duration: '10m' },
+      maxWindow: '20m',
       probes: { xksHealth: { proxy: 'rotating-xks' }, checkEvery: '1s' },
     });
     await eventually(async () => (await status(id)).phase === 'IN_WINDOW', 'IN_WINDOW');
@@ -312,6 +314,9 @@ describe('xksHealth when the proxy credential is rotated during the window', () 
     await kms.send(
       new UpdateCustomKeyStoreCommand({ CustomKeyStoreId: id, XksProxyAuthenticationCredential: rotated }),
     );
+    await env.temporal.client.workflow
+      .getHandle(`keystore-maint/${REGION}/${id}`)
+      .executeUpdate(endWindowNowUpdate, { args: [{ by: 'oncall@example.com' }] });
 
     // The worker still has the old pair: the run holds, says why, and never connects.
     const waiting = await eventually(async () => {

@@ -10,7 +10,7 @@ import {
   probeCloudHsmCluster,
 } from '../../src/probes/cloudhsm-cluster';
 import { clusterId, useSimulator } from '../sim/helpers';
-import { closedPortUrl } from './support';
+import { CLOSED_PORT_URL } from './support';
 
 const h = useSimulator({ consistencyLagMs: 0 });
 const TEST_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
@@ -128,7 +128,7 @@ describe('cloudHsmCluster probe', () => {
 
   it('answers unreachable, not unhealthy, when no answer comes: a refused connection or a server fault', async () => {
     const cluster = await h.control.putCluster({ ClusterId: clusterId() });
-    const refused = await probeCloudHsmCluster(client(await closedPortUrl()), cluster.ClusterId, oneActive);
+    const refused = await probeCloudHsmCluster(client(CLOSED_PORT_URL), cluster.ClusterId, oneActive);
     expect(refused.status).toBe('unreachable');
     expect(refused.summary).toMatch(/^CloudHSM is unreachable from the worker/);
 

@@ -1,11 +1,6 @@
-import { createServer } from 'node:net';
-
-/** An http URL on a local port nothing listens on: a connection to it is refused at once. */
-export async function closedPortUrl(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('no TCP port was assigned');
-  return `http://127.0.0.1:${address.port}`;
-}
+/**
+ * Where nothing listens: port 1 (tcpmux) of the loopback address, so a connection is refused at
+ * once. A fixed privileged port, not one freed after a bind: another test process binding port 0
+ * can be handed a freed port, never this one.
+ */
+export const CLOSED_PORT_URL = 'http://127.0.0.1:1';

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeXksHealth, type XksProxyOfStore } from '../../src/probes/xks-health';
 import { xksProxies, type XksProxyCredential } from '../../src/probes/xks-proxies';
 import { useSimulator, XKS_CREDENTIAL } from '../sim/helpers';
-import { closedPortUrl } from './support';
+import { CLOSED_PORT_URL } from './support';
 
 const h = useSimulator({ consistencyLagMs: 0 });
 const dir = mkdtempSync(join(tmpdir(), 'xks-health-probe-'));
@@ -63,13 +63,15 @@ async function store(): Promise<{ proxy: XksProxyOfStore; host: string }> {
 
 function credential(
   endpoint: string,
-  options: { secretFile?: string; accessKeyId?: string } = {},
+  options: { secretFile?: string; accessKeyId?: string; accessKeyIdFile?: string } = {},
 ): XksProxyCredential {
   const config = xksProxies(
     {
       proxies: {
         proxy: {
-          accessKeyId: options.accessKeyId ?? XKS_CREDENTIAL.AccessKeyId,
+          ...(options.accessKeyIdFile !== undefined
+            ? { accessKeyIdFile: options.accessKeyIdFile }
+            : { accessKeyId: options.accessKeyId ?? XKS_CREDENTIAL.AccessKeyId }),
           secretFile: options.secretFile ?? secretFile,
           endpoint,
         },
@@ -165,12 +167,12 @@ describe('xksHealth probe', () => {
     // A public endpoint is reachable by anyone: no VPC advice.
     expect(dropped.summary).not.toContain('VPC_ENDPOINT_SERVICE');
 
-    const refused = await probeXksHealth(proxy, credential(await closedPortUrl()), 'proxy', options);
+    const refused = await probeXksHealth(proxy, credential(CLOSED_PORT_URL), 'proxy', options);
     expect(refused.status).toBe('unreachable');
     expect(refused.summary).toMatch(/unreachable from the worker \(ECONNREFUSED/);
 
     await h.control.setXksProxyHealth(proxy.customKeyStoreId, {
-      failure: { mode: 'timeout', delayMs: 1_500 },
+      failure: { mode: 'timeout', delayMs: 10_000 },
     });
     const started = Date.now();
     const slow = await probeXksHealth(proxy, credential(standIn(host)), 'proxy', {
@@ -180,7 +182,8 @@ describe('xksHealth probe', () => {
     expect(slow.status).toBe('unreachable');
     expect(slow.summary).toMatch(/unreachable from the worker \(timed out\)/);
     expect(slow.evidence.cause).toBe('no answer within 300 ms');
-    expect(Date.now() - started).toBeLessThan(1_400);
+    // It gave up at its own timeout, long before the proxy would have answered.
+    expect(Date.now() - started).toBeLessThan(8_000);
   });
 
   it('answers error before sending anything when the credential cannot be the store’s', async () => {
@@ -211,6 +214,17 @@ describe('xksHealth probe', () => {
     );
     expect(empty.status).toBe('error');
     expect(empty.summary).toMatch(/is empty or missing/);
+
+    const noKey = await probeXksHealth(
+      proxy,
+      credential(standIn(host), { accessKeyIdFile: emptyFile }),
+      'proxy',
+      options,
+    );
+    expect(noKey.status).toBe('error');
+    expect(noKey.summary).toBe(
+      `the access key id of XKS proxy credential "proxy" is empty, missing or not 20 to 30 characters of A-Z and 2-7 (file ${emptyFile})`,
+    );
     expect((await healthCalls()).length).toBe(before);
   });
 });

@@ -12,7 +12,8 @@ import { listLine, statusLines } from '../../src/commands/inspect';
 import { progressLine, progressPrinter } from '../../src/commands/progress';
 import { scheduleListLine, scheduleViewLines } from '../../src/commands/schedule';
 import type { FleetStatus } from '../../src/domain/fleet';
-import type { MaintenanceResult, MaintenanceStatus } from '../../src/domain/status';
+import type { AuditEvent } from '../../src/domain/audit-event';
+import { failureTypeOf, type MaintenanceResult, type MaintenanceStatus } from '../../src/domain/status';
 import type { MaintenanceScheduleView } from '../../src/schedules';
 
 const OSC52 = '\u001b]52;c;ZXZpbA==\u0007';
@@ -125,6 +126,29 @@ describe('CLI output with hostile free text', () => {
     expect(describeResult(failed)).toContain('  Failure type: GateBlocked\\u001b]52;c;');
     expect(statusLines(failed, NOW).join('\n')).toContain('  failure type: GateBlocked');
     expect(describeResult({ ...status(), outcome: 'COMPLETED' })).not.toContain('Failure type');
+  });
+
+  it("a fleet reads a FAILED run's type from its failure, or from the run.interrupted event of an older run", () => {
+    const interrupted: AuditEvent = {
+      schemaVersion: 1,
+      workflowId: 'keystore-maint/us-east-1/cks-0123456789abcdef0',
+      runId: 'run-1',
+      seq: 7,
+      at: '2026-03-01T02:00:00Z',
+      phase: 'PREFLIGHT',
+      action: 'run.interrupted',
+      actor: 'keystore-maint',
+      outcome: 'failed',
+      detail: {},
+      error: { type: 'PreflightRefused', message: 'refused' },
+    };
+    const failed: MaintenanceResult = { ...status(), outcome: 'FAILED', events: [interrupted] };
+    expect(failureTypeOf({ ...failed, failure: { type: 'GateBlocked', message: 'blocked' } })).toBe(
+      'GateBlocked',
+    );
+    expect(failureTypeOf(failed)).toBe('PreflightRefused');
+    expect(failureTypeOf({ ...failed, events: [] })).toBeUndefined();
+    expect(failureTypeOf({ ...failed, outcome: 'NEEDS_ATTENTION' })).toBeUndefined();
   });
 
   it('list escapes workflow ids and search attributes', () => {
