@@ -5,6 +5,9 @@
  * simulator's call log, and every decision from the audit trail.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MaintenanceStatus } from '../../src/domain/status';
@@ -13,6 +16,7 @@ import { gatesConfig } from '../../src/gates/config';
 import { abortUpdate, statusQuery } from '../../workflows/messages';
 import { fleetClient, fleetRequest, uniqueFleetName } from '../fleet/support';
 import { FIRING_ALERT, startTestPrometheus, type TestPrometheus } from '../support/prometheus';
+import { startWorkerProcess } from '../support/worker-process';
 import {
   REGION,
   TEST_CREDENTIALS,
@@ -141,6 +145,49 @@ describe('gates before the drain', () => {
     const actions = result.events.map((e) => e.action);
     expect(actions.indexOf('gate.opened')).toBeLessThan(actions.indexOf('kms.disconnect'));
   }, 120_000);
+
+  it('a worker SIGKILLed while a gate holds the start: the restarted worker holds on, and nothing is touched until it clears', async () => {
+    const name = await createAlarm();
+    await alarm('ALARM', name);
+    const id = await connectedStore(env.control);
+    // A worker in its own process takes the queue, so that it can be killed.
+    await env.stopWorker();
+    const workerEnv = {
+      KEYSTORE_MAINT_TASK_QUEUE: env.taskQueue,
+      AWS_ENDPOINT_URL_KMS: env.sim.url,
+      AWS_REGION: REGION,
+      KEYSTORE_MAINT_AUDIT_FILE: join(mkdtempSync(join(tmpdir(), 'gate-sigkill-')), 'audit.jsonl'),
+    };
+    let child = await startWorkerProcess(workerEnv);
+    try {
+      const handle = await env.start({
+        ...env.request(id),
+        gates: { onBlocked: 'wait', waitUpTo: '5m', checkEvery: '5s', cloudWatchAlarms: { names: [name] } },
+      });
+      await eventually(async () => (await status(id)).gates?.waiting, 'the run to wait for the gate');
+      await child.kill('SIGKILL');
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      child = await startWorkerProcess(workerEnv);
+      const asked = async () =>
+        (await env.control.calls()).filter((c) => c.operation === 'DescribeAlarms').length;
+      const before = await asked();
+      // Once Temporal sees the lost heartbeat (30 s), the new worker asks CloudWatch again.
+      await eventually(async () => (await asked()) > before, 'the new worker to ask again', 90_000);
+      expect((await status(id)).gates?.waiting).toBeDefined();
+      expect(mutatingAccepted(await callsFor(env.control, id))).toEqual([]);
+
+      await alarm('OK', name);
+      const result = await outcomeOf(handle);
+      expect(result.outcome).toBe('COMPLETED');
+      expect((await env.control.getStore(id)).ConnectionState).toBe('CONNECTED');
+      const mutations = mutatingAccepted(await callsFor(env.control, id));
+      expect(mutations.filter((c) => c.operation === 'DisconnectCustomKeyStore')).toHaveLength(1);
+      expect(mutations.filter((c) => c.operation === 'ConnectCustomKeyStore')).toHaveLength(1);
+    } finally {
+      await child.kill('SIGTERM');
+      await env.startWorker();
+    }
+  }, 180_000);
 
   it('a firing Prometheus alert holds the start until it resolves', async () => {
     prometheus.setErrors(3);

@@ -5,7 +5,9 @@
  * called?), never the run's own belief.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CreateCustomKeyStoreCommand, UpdateCustomKeyStoreCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MaintenanceStatus } from '../../src/domain/status';
@@ -24,6 +26,7 @@ import {
   type MaintenanceEnv,
 } from '../support/maintenance-env';
 import { CLOSED_PORT_URL } from '../probes/support';
+import { startWorkerProcess } from '../support/worker-process';
 import { fleetClient, fleetRequest, uniqueFleetName } from '../fleet/support';
 
 const SECRET = randomBytes(32).toString('base64');
@@ -454,6 +457,51 @@ describe('cloudHsmCluster before the reconnect', () => {
     // USER_LOGGED_IN and friends cannot be probed: the evidence says so every time.
     expect(JSON.stringify(result.readiness?.last?.probes[0]?.evidence)).toMatch(/USER_LOGGED_IN/);
   }, 90_000);
+
+  it('a worker SIGKILLed during the hold: the restarted worker holds on, no Connect, then connects once', async () => {
+    const { id, clusterId, hsms } = await cloudHsmStore();
+    // A worker in its own process takes the queue, so that it can be killed.
+    await env.stopWorker();
+    const workerEnv = {
+      KEYSTORE_MAINT_TASK_QUEUE: env.taskQueue,
+      AWS_ENDPOINT_URL_KMS: env.sim.url,
+      AWS_REGION: REGION,
+      KEYSTORE_MAINT_AUDIT_FILE: join(mkdtempSync(join(tmpdir(), 'probe-sigkill-')), 'audit.jsonl'),
+    };
+    let child = await startWorkerProcess(workerEnv);
+    try {
+      const handle = await env.start({
+        ...env.request(id),
+        window: { duration: '2s' },
+        // A short probe timeout keeps the heartbeat timeout, and so the wait for a lost worker, short.
+        probes: { cloudHsmCluster: {}, checkEvery: '1s', timeout: '2s' },
+      });
+      await eventually(async () => (await status(id)).phase === 'IN_WINDOW', 'IN_WINDOW');
+      for (const hsm of hsms) await env.control.setHsmState(clusterId, hsm, 'DEGRADED');
+      await eventually(async () => (await status(id)).readiness?.waiting, 'the hold for the cluster');
+
+      await child.kill('SIGKILL');
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      child = await startWorkerProcess(workerEnv);
+      const asked = async () =>
+        (await env.control.calls()).filter((c) => c.operation === 'DescribeClusters').length;
+      const before = await asked();
+      // Once Temporal sees the lost heartbeat, the new worker asks the cluster again, and holds on.
+      await eventually(async () => (await asked()) > before + 1, 'the new worker to ask again', 90_000);
+      expect((await status(id)).readiness?.waiting).toBeDefined();
+      expect(await connectCalls(id)).toEqual([]);
+      expect((await env.control.getStore(id)).ConnectionState).toBe('DISCONNECTED');
+
+      await env.control.setHsmState(clusterId, hsms[0] ?? '', 'ACTIVE');
+      const result = await outcomeOf(handle);
+      expect(result.outcome).toBe('COMPLETED');
+      expect((await env.control.getStore(id)).ConnectionState).toBe('CONNECTED');
+      expect((await connectCalls(id)).map((c) => c.outcome)).toEqual(['ok']);
+    } finally {
+      await child.kill('SIGTERM');
+      await env.startWorker();
+    }
+  }, 180_000);
 
   it('ends NEEDS_ATTENTION, with no Connect, when the cluster never gets an ACTIVE HSM', async () => {
     const { id, clusterId, hsms } = await cloudHsmStore();
