@@ -102,6 +102,17 @@ function auditChecks(env: NodeJS.ProcessEnv): CheckResult[] {
   }
 }
 
+/** The entries of a worker-side registry (controllers, proxy credentials) for which `test` holds. */
+function configuredWhere<T>(
+  registry: { readonly names: readonly string[]; get(name: string): T | undefined },
+  test: (entry: T) => boolean,
+): T[] {
+  return registry.names.flatMap((name) => {
+    const entry = registry.get(name);
+    return entry !== undefined && test(entry) ? [entry] : [];
+  });
+}
+
 function webhookCheck(env: NodeJS.ProcessEnv): CheckResult {
   let controllers;
   try {
@@ -114,10 +125,7 @@ function webhookCheck(env: NodeJS.ProcessEnv): CheckResult {
       `fix ${WEBHOOK_CONTROLLERS_FILE_ENV} (or ${WEBHOOK_CONTROLLERS_ENV}): {"controllers": {"<name>": {"url": "https://…", "secretFile": "…"}}} (docs/traffic.md)`,
     );
   }
-  const withoutSecret = controllers.names.flatMap((name) => {
-    const controller = controllers.get(name);
-    return controller && controller.secret() === undefined ? [controller] : [];
-  });
+  const withoutSecret = configuredWhere(controllers, (c) => c.secret() === undefined);
   if (withoutSecret.length > 0) {
     return result(
       'worker.webhook-controllers',
@@ -147,10 +155,7 @@ function xksProxiesCheck(env: NodeJS.ProcessEnv): CheckResult {
       `fix ${XKS_PROXIES_FILE_ENV} (or ${XKS_PROXIES_ENV}): {"proxies": {"<name>": {"accessKeyId": "…" or "accessKeyIdFile": "…", "secretFile": "…"}}} (docs/probes.md)`,
     );
   }
-  const withoutKey = proxies.names.flatMap((name) => {
-    const proxy = proxies.get(name);
-    return proxy && proxy.accessKeyId() === undefined ? [proxy] : [];
-  });
+  const withoutKey = configuredWhere(proxies, (p) => p.accessKeyId() === undefined);
   if (withoutKey.length > 0) {
     return result(
       'worker.xks-proxies',
@@ -159,10 +164,7 @@ function xksProxiesCheck(env: NodeJS.ProcessEnv): CheckResult {
       'put each credential\'s AccessKeyId where its "accessKeyIdFile" says (docs/probes.md)',
     );
   }
-  const withoutSecret = proxies.names.flatMap((name) => {
-    const proxy = proxies.get(name);
-    return proxy && proxy.secret() === undefined ? [proxy] : [];
-  });
+  const withoutSecret = configuredWhere(proxies, (p) => p.secret() === undefined);
   if (withoutSecret.length > 0) {
     return result(
       'worker.xks-proxies',

@@ -18,6 +18,7 @@ import type {
   MetadataBearer,
 } from '@aws-sdk/types';
 import {
+  awsClientSettings,
   targetClientProvider,
   type TargetClientOptions,
   type TargetClientProvider,
@@ -49,18 +50,20 @@ const SEND_ONCE = {
 export function cloudHsmClientProvider(options: CloudHsmClientOptions = {}): CloudHsmClientProvider {
   const { endpoint, requestTimeoutMs, ...targetOptions } = options;
   return targetClientProvider(
-    (region, credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider | undefined) =>
-      new CloudHSMV2Client({
+    (region, credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider | undefined) => {
+      const settings = awsClientSettings({
         region,
         ...(endpoint ? { endpoint } : {}),
         ...(credentials ? { credentials } : {}),
-        maxAttempts: 1,
+        ...(requestTimeoutMs !== undefined ? { requestTimeoutMs } : {}),
+      });
+      return new CloudHSMV2Client({
+        ...settings,
+        // This client's older SDK core takes a handler, not the handler's settings.
+        requestHandler: new NodeHttpHandler(settings.requestHandler),
         retryStrategy: SEND_ONCE,
-        requestHandler: new NodeHttpHandler({
-          connectionTimeout: 3_000,
-          requestTimeout: requestTimeoutMs ?? 10_000,
-        }),
-      }),
+      });
+    },
     targetOptions,
   );
 }

@@ -106,7 +106,7 @@ function checkEndpoint(value: string, field: string, allowHttp: boolean): string
   return url.toString().replace(/\/$/, '');
 }
 
-function readSecretFile(path: string): string | undefined {
+function readTrimmedFile(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8').trim() || undefined;
   } catch {
@@ -138,13 +138,13 @@ export function xksProxies(
     const file = spec.secretFile;
     const variable = spec.secretEnv;
     const secret = file
-      ? { read: () => readSecretFile(file), source: `file ${file}` }
+      ? { read: () => readTrimmedFile(file), source: `file ${file}` }
       : {
           read: () => {
             const direct = env[variable ?? ''];
             if (direct) return direct;
             const viaFile = env[`${variable ?? ''}_FILE`];
-            return viaFile ? readSecretFile(viaFile) : undefined;
+            return viaFile ? readTrimmedFile(viaFile) : undefined;
           },
           source: `${variable ?? ''} (or ${variable ?? ''}_FILE)`,
         };
@@ -154,7 +154,7 @@ export function xksProxies(
       name,
       accessKeyId: () => {
         if (fixedKey !== undefined) return fixedKey;
-        const read = readSecretFile(keyFile ?? '');
+        const read = readTrimmedFile(keyFile ?? '');
         return read !== undefined && ACCESS_KEY_ID.test(read) ? read : undefined;
       },
       accessKeyIdSource: keyFile !== undefined ? `file ${keyFile}` : 'the configuration',

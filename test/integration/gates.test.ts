@@ -5,21 +5,19 @@
  * simulator's call log, and every decision from the audit trail.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MaintenanceStatus } from '../../src/domain/status';
+import type { MaintenanceResult, MaintenanceStatus } from '../../src/domain/status';
 import { createCloudWatchClient } from '../../src/gates/cloudwatch';
 import { gatesConfig } from '../../src/gates/config';
 import { abortUpdate, statusQuery } from '../../workflows/messages';
 import { fleetClient, fleetRequest, uniqueFleetName } from '../fleet/support';
 import { FIRING_ALERT, startTestPrometheus, type TestPrometheus } from '../support/prometheus';
-import { startWorkerProcess } from '../support/worker-process';
+import { withKillableWorker } from '../support/worker-process';
 import {
   REGION,
   TEST_CREDENTIALS,
+  callCount,
   callsFor,
   connectedStore,
   eventually,
@@ -72,6 +70,28 @@ async function createAlarm(): Promise<string> {
   return name;
 }
 
+/** A request that waits (up to `waitUpTo`) while the named alarm is in ALARM. */
+function waitingOn(id: string, alarmName: string, waitUpTo = '2m') {
+  return {
+    ...env.request(id),
+    gates: {
+      onBlocked: 'wait' as const,
+      waitUpTo,
+      checkEvery: '5s',
+      cloudWatchAlarms: { names: [alarmName] },
+    },
+  };
+}
+
+/** Ground truth of a run that went through once: COMPLETED, CONNECTED, one Disconnect and one Connect. */
+async function expectOneCycle(result: MaintenanceResult, id: string): Promise<void> {
+  expect(result.outcome).toBe('COMPLETED');
+  expect((await env.control.getStore(id)).ConnectionState).toBe('CONNECTED');
+  const mutations = mutatingAccepted(await callsFor(env.control, id));
+  expect(mutations.filter((c) => c.operation === 'DisconnectCustomKeyStore')).toHaveLength(1);
+  expect(mutations.filter((c) => c.operation === 'ConnectCustomKeyStore')).toHaveLength(1);
+}
+
 async function status(id: string): Promise<MaintenanceStatus> {
   return env.temporal.client.workflow.getHandle(`keystore-maint/${REGION}/${id}`).query(statusQuery);
 }
@@ -81,10 +101,7 @@ describe('gates before the drain', () => {
     const name = await createAlarm();
     await alarm('ALARM', name);
     const id = await connectedStore(env.control);
-    const handle = await env.start({
-      ...env.request(id),
-      gates: { onBlocked: 'wait', waitUpTo: '2m', checkEvery: '5s', cloudWatchAlarms: { names: [name] } },
-    });
+    const handle = await env.start(waitingOn(id, name));
     const waiting = await eventually(async () => {
       const s = await status(id);
       return s.gates?.waiting ? s : undefined;
@@ -114,21 +131,14 @@ describe('gates before the drain', () => {
     const name = await createAlarm();
     await alarm('ALARM', name);
     const id = await connectedStore(env.control);
-    const handle = await env.start({
-      ...env.request(id),
-      gates: { onBlocked: 'wait', waitUpTo: '2m', checkEvery: '5s', cloudWatchAlarms: { names: [name] } },
-    });
+    const handle = await env.start(waitingOn(id, name));
     await eventually(async () => (await status(id)).gates?.waiting, 'the run to wait for the gate');
     await env.stopWorker();
     await env.startWorker();
-    const describesBefore = (await env.control.calls()).filter(
-      (c) => c.operation === 'DescribeAlarms',
-    ).length;
+    const describesBefore = await callCount(env.control, 'DescribeAlarms');
     // The restarted worker asks again (the wait is one heartbeating activity, retried), still blocked.
     await eventually(
-      async () =>
-        (await env.control.calls()).filter((c) => c.operation === 'DescribeAlarms').length >
-        describesBefore + 1,
+      async () => (await callCount(env.control, 'DescribeAlarms')) > describesBefore + 1,
       'the restarted worker to ask CloudWatch again',
       30_000,
     );
@@ -137,11 +147,7 @@ describe('gates before the drain', () => {
 
     await alarm('OK', name);
     const result = await outcomeOf(handle);
-    expect(result.outcome).toBe('COMPLETED');
-    expect((await env.control.getStore(id)).ConnectionState).toBe('CONNECTED');
-    const mutations = mutatingAccepted(await callsFor(env.control, id));
-    expect(mutations.filter((c) => c.operation === 'DisconnectCustomKeyStore')).toHaveLength(1);
-    expect(mutations.filter((c) => c.operation === 'ConnectCustomKeyStore')).toHaveLength(1);
+    await expectOneCycle(result, id);
     const actions = result.events.map((e) => e.action);
     expect(actions.indexOf('gate.opened')).toBeLessThan(actions.indexOf('kms.disconnect'));
   }, 120_000);
@@ -150,43 +156,23 @@ describe('gates before the drain', () => {
     const name = await createAlarm();
     await alarm('ALARM', name);
     const id = await connectedStore(env.control);
-    // A worker in its own process takes the queue, so that it can be killed.
-    await env.stopWorker();
-    const workerEnv = {
-      KEYSTORE_MAINT_TASK_QUEUE: env.taskQueue,
-      AWS_ENDPOINT_URL_KMS: env.sim.url,
-      AWS_REGION: REGION,
-      KEYSTORE_MAINT_AUDIT_FILE: join(mkdtempSync(join(tmpdir(), 'gate-sigkill-')), 'audit.jsonl'),
-    };
-    let child = await startWorkerProcess(workerEnv);
-    try {
-      const handle = await env.start({
-        ...env.request(id),
-        gates: { onBlocked: 'wait', waitUpTo: '5m', checkEvery: '5s', cloudWatchAlarms: { names: [name] } },
-      });
+    await withKillableWorker(env, async (worker) => {
+      const handle = await env.start(waitingOn(id, name, '5m'));
       await eventually(async () => (await status(id)).gates?.waiting, 'the run to wait for the gate');
-      await child.kill('SIGKILL');
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
-      child = await startWorkerProcess(workerEnv);
-      const asked = async () =>
-        (await env.control.calls()).filter((c) => c.operation === 'DescribeAlarms').length;
-      const before = await asked();
+      await worker.killAndRestart();
+      const before = await callCount(env.control, 'DescribeAlarms');
       // Once Temporal sees the lost heartbeat (30 s), the new worker asks CloudWatch again.
-      await eventually(async () => (await asked()) > before, 'the new worker to ask again', 90_000);
+      await eventually(
+        async () => (await callCount(env.control, 'DescribeAlarms')) > before,
+        'the new worker to ask again',
+        90_000,
+      );
       expect((await status(id)).gates?.waiting).toBeDefined();
       expect(mutatingAccepted(await callsFor(env.control, id))).toEqual([]);
 
       await alarm('OK', name);
-      const result = await outcomeOf(handle);
-      expect(result.outcome).toBe('COMPLETED');
-      expect((await env.control.getStore(id)).ConnectionState).toBe('CONNECTED');
-      const mutations = mutatingAccepted(await callsFor(env.control, id));
-      expect(mutations.filter((c) => c.operation === 'DisconnectCustomKeyStore')).toHaveLength(1);
-      expect(mutations.filter((c) => c.operation === 'ConnectCustomKeyStore')).toHaveLength(1);
-    } finally {
-      await child.kill('SIGTERM');
-      await env.startWorker();
-    }
+      await expectOneCycle(await outcomeOf(handle), id);
+    });
   }, 180_000);
 
   it('a firing Prometheus alert holds the start until it resolves', async () => {
@@ -237,10 +223,7 @@ describe('gates before the drain', () => {
     await alarm('ALARM', name);
     for (const how of ['abort', 'cancel'] as const) {
       const id = await connectedStore(env.control);
-      const handle = await env.start({
-        ...env.request(id),
-        gates: { onBlocked: 'wait', waitUpTo: '2m', checkEvery: '5s', cloudWatchAlarms: { names: [name] } },
-      });
+      const handle = await env.start(waitingOn(id, name));
       await eventually(async () => (await status(id)).gates?.waiting, 'the run to wait for the gate');
       if (how === 'abort') {
         await handle.executeUpdate(abortUpdate, {

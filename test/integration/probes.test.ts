@@ -5,9 +5,7 @@
  * called?), never the run's own belief.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { CreateCustomKeyStoreCommand, UpdateCustomKeyStoreCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MaintenanceStatus } from '../../src/domain/status';
@@ -17,6 +15,7 @@ import { statusQuery, endWindowNowUpdate } from '../../workflows/messages';
 import {
   REGION,
   TEST_CREDENTIALS,
+  callCount,
   callsFor,
   connectedStore,
   eventually,
@@ -26,7 +25,7 @@ import {
   type MaintenanceEnv,
 } from '../support/maintenance-env';
 import { CLOSED_PORT_URL } from '../probes/support';
-import { startWorkerProcess } from '../support/worker-process';
+import { withKillableWorker } from '../support/worker-process';
 import { fleetClient, fleetRequest, uniqueFleetName } from '../fleet/support';
 
 const SECRET = randomBytes(32).toString('base64');
@@ -126,6 +125,14 @@ async function status(id: string): Promise<MaintenanceStatus> {
   return env.temporal.client.workflow.getHandle(`keystore-maint/${REGION}/${id}`).query(statusQuery);
 }
 
+/** The run's status once it holds the store disconnected for its probes. */
+function holding(id: string, what: string): Promise<MaintenanceStatus> {
+  return eventually(async () => {
+    const s = await status(id);
+    return s.readiness?.waiting ? s : undefined;
+  }, what);
+}
+
 async function connectCalls(id: string) {
   return (await callsFor(env.control, id)).filter((c) => c.operation === 'ConnectCustomKeyStore');
 }
@@ -145,10 +152,7 @@ describe('xksHealth before the reconnect', () => {
     await eventually(async () => (await status(id)).phase === 'IN_WINDOW', 'IN_WINDOW');
     await env.control.setXksProxyHealth(id, allUnavailable);
 
-    const waiting = await eventually(async () => {
-      const s = await status(id);
-      return s.readiness?.waiting ? s : undefined;
-    }, 'the run to hold for readiness');
+    const waiting = await holding(id, 'the run to hold for readiness');
     expect(waiting.readiness?.last?.probes[0]).toMatchObject({ probe: 'xksHealth', status: 'unhealthy' });
     expect(waiting.readiness?.last?.summary).toContain('0 of 2 external key managers ACTIVE');
     expect(waiting.message).toMatch(/holding .* disconnected until it is ready to connect/);
@@ -207,7 +211,7 @@ describe('xksHealth before the reconnect', () => {
     });
     await eventually(async () => (await status(id)).phase === 'IN_WINDOW', 'IN_WINDOW');
     await env.control.setXksProxyHealth(id, allUnavailable);
-    await eventually(async () => (await status(id)).readiness?.waiting, 'the run to hold for readiness');
+    await holding(id, 'the run to hold for readiness');
     const runHandle = env.temporal.client.workflow.getHandle(`keystore-maint/${REGION}/${id}`);
     expect(await rejectionOf(runHandle.executeUpdate(endWindowNowUpdate, { args: [{ by: 'bob' }] }))).toMatch(
       /to connect anyway, send .*"force": true/,
@@ -234,7 +238,7 @@ describe('xksHealth before the reconnect', () => {
     });
     await eventually(async () => (await status(id)).phase === 'IN_WINDOW', 'IN_WINDOW');
     await env.control.setXksProxyHealth(id, allUnavailable);
-    await eventually(async () => (await status(id)).readiness?.waiting, 'the hold');
+    await holding(id, 'the hold');
     // The worker dies and comes back: the hold goes on (the activity is retried), still no Connect.
     await env.stopWorker();
     await env.startWorker();
@@ -269,7 +273,7 @@ describe('xksHealth before the reconnect', () => {
       ...env.request(id),
       probes: { xksHealth: { proxy: 'test-xks' }, allowUnhealthyAtStart: true, checkEvery: '1s' },
     });
-    await eventually(async () => (await status(id)).readiness?.waiting, 'the hold before the connect');
+    await holding(id, 'the hold before the connect');
     await env.control.resetXksProxyHealth(id);
     const result = await outcomeOf(allowed);
     expect(result.outcome).toBe('COMPLETED');
@@ -322,10 +326,7 @@ describe('xksHealth when the proxy credential is rotated during the window', () 
       .executeUpdate(endWindowNowUpdate, { args: [{ by: 'oncall@example.com' }] });
 
     // The worker still has the old pair: the run holds, says why, and never connects.
-    const waiting = await eventually(async () => {
-      const s = await status(id);
-      return s.readiness?.waiting ? s : undefined;
-    }, 'the run to hold for the credential');
+    const waiting = await holding(id, 'the run to hold for the credential');
     expect(waiting.readiness?.last?.probes[0]).toMatchObject({ probe: 'xksHealth', status: 'error' });
     expect(waiting.readiness?.last?.summary).toMatch(/the credential was rotated on one side only/);
     expect(waiting.readiness?.last?.probes[0]?.evidence).toMatchObject({
@@ -376,10 +377,7 @@ describe('xksHealth when the worker cannot reach a proxy behind a VPC endpoint s
       window: { duration: '1s' },
       probes: { ...vpcProbe(), allowUnhealthyAtStart: true },
     });
-    const waiting = await eventually(async () => {
-      const s = await status(id);
-      return s.readiness?.waiting ? s : undefined;
-    }, 'the hold before the connect');
+    const waiting = await holding(id, 'the hold before the connect');
     expect(waiting.readiness?.last?.probes[0]?.status).toBe('unreachable');
     const evidence = waiting.readiness?.last?.probes[0]?.evidence;
     expect(evidence?.connectivity).toBe('VPC_ENDPOINT_SERVICE');
@@ -437,10 +435,7 @@ describe('cloudHsmCluster before the reconnect', () => {
     });
     await eventually(async () => (await status(id)).phase === 'IN_WINDOW', 'IN_WINDOW');
     for (const hsm of hsms) await env.control.setHsmState(clusterId, hsm, 'DEGRADED');
-    const waiting = await eventually(async () => {
-      const s = await status(id);
-      return s.readiness?.waiting ? s : undefined;
-    }, 'the hold for the cluster');
+    const waiting = await holding(id, 'the hold for the cluster');
     expect(waiting.readiness?.last?.summary).toMatch(/0 of 2 HSMs ACTIVE/);
     expect(waiting.readiness?.last?.probes[0]?.evidence).toMatchObject({
       clusterState: 'ACTIVE',
@@ -460,16 +455,7 @@ describe('cloudHsmCluster before the reconnect', () => {
 
   it('a worker SIGKILLed during the hold: the restarted worker holds on, no Connect, then connects once', async () => {
     const { id, clusterId, hsms } = await cloudHsmStore();
-    // A worker in its own process takes the queue, so that it can be killed.
-    await env.stopWorker();
-    const workerEnv = {
-      KEYSTORE_MAINT_TASK_QUEUE: env.taskQueue,
-      AWS_ENDPOINT_URL_KMS: env.sim.url,
-      AWS_REGION: REGION,
-      KEYSTORE_MAINT_AUDIT_FILE: join(mkdtempSync(join(tmpdir(), 'probe-sigkill-')), 'audit.jsonl'),
-    };
-    let child = await startWorkerProcess(workerEnv);
-    try {
+    await withKillableWorker(env, async (worker) => {
       const handle = await env.start({
         ...env.request(id),
         window: { duration: '2s' },
@@ -478,16 +464,16 @@ describe('cloudHsmCluster before the reconnect', () => {
       });
       await eventually(async () => (await status(id)).phase === 'IN_WINDOW', 'IN_WINDOW');
       for (const hsm of hsms) await env.control.setHsmState(clusterId, hsm, 'DEGRADED');
-      await eventually(async () => (await status(id)).readiness?.waiting, 'the hold for the cluster');
+      await holding(id, 'the hold for the cluster');
 
-      await child.kill('SIGKILL');
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
-      child = await startWorkerProcess(workerEnv);
-      const asked = async () =>
-        (await env.control.calls()).filter((c) => c.operation === 'DescribeClusters').length;
-      const before = await asked();
+      await worker.killAndRestart();
+      const before = await callCount(env.control, 'DescribeClusters');
       // Once Temporal sees the lost heartbeat, the new worker asks the cluster again, and holds on.
-      await eventually(async () => (await asked()) > before + 1, 'the new worker to ask again', 90_000);
+      await eventually(
+        async () => (await callCount(env.control, 'DescribeClusters')) > before + 1,
+        'the new worker to ask again',
+        90_000,
+      );
       expect((await status(id)).readiness?.waiting).toBeDefined();
       expect(await connectCalls(id)).toEqual([]);
       expect((await env.control.getStore(id)).ConnectionState).toBe('DISCONNECTED');
@@ -497,10 +483,7 @@ describe('cloudHsmCluster before the reconnect', () => {
       expect(result.outcome).toBe('COMPLETED');
       expect((await env.control.getStore(id)).ConnectionState).toBe('CONNECTED');
       expect((await connectCalls(id)).map((c) => c.outcome)).toEqual(['ok']);
-    } finally {
-      await child.kill('SIGTERM');
-      await env.startWorker();
-    }
+    });
   }, 180_000);
 
   it('ends NEEDS_ATTENTION, with no Connect, when the cluster never gets an ACTIVE HSM', async () => {
@@ -518,8 +501,7 @@ describe('cloudHsmCluster before the reconnect', () => {
     expect(result.message).toMatch(/0 of 2 HSMs ACTIVE/);
     expect(await connectCalls(id)).toEqual([]);
     expect((await env.control.getStore(id)).ConnectionState).toBe('DISCONNECTED');
-    const describeClusters = (await env.control.calls()).filter((c) => c.operation === 'DescribeClusters');
-    expect(describeClusters.length).toBeGreaterThan(2);
+    expect(await callCount(env.control, 'DescribeClusters')).toBeGreaterThan(2);
   }, 90_000);
 });
 
@@ -546,7 +528,7 @@ describe('probes and the type of store', () => {
       'the XKS store in its window',
     );
     await env.control.setXksProxyHealth(xks, allUnavailable);
-    await eventually(async () => (await status(xks)).readiness?.waiting, 'the XKS store to hold');
+    await holding(xks, 'the XKS store to hold');
     expect(await connectCalls(xks)).toEqual([]);
 
     await env.control.resetXksProxyHealth(xks);

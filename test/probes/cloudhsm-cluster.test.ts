@@ -12,7 +12,7 @@ import {
 import { clusterId, useSimulator } from '../sim/helpers';
 import { CLOSED_PORT_URL } from './support';
 
-const h = useSimulator({ consistencyLagMs: 0 });
+const h = useSimulator();
 const TEST_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 
 function client(endpoint = h.sim.url) {

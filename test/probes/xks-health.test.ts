@@ -9,12 +9,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { probeXksHealth, type XksProxyOfStore } from '../../src/probes/xks-health';
+import { probeXksHealth, type XksHealthOptions, type XksProxyOfStore } from '../../src/probes/xks-health';
 import { xksProxies, type XksProxyCredential } from '../../src/probes/xks-proxies';
 import { useSimulator, XKS_CREDENTIAL } from '../sim/helpers';
 import { CLOSED_PORT_URL } from './support';
 
-const h = useSimulator({ consistencyLagMs: 0 });
+const h = useSimulator();
 const dir = mkdtempSync(join(tmpdir(), 'xks-health-probe-'));
 const secretFile = join(dir, 'secret');
 const emptyFile = join(dir, 'empty');
@@ -61,10 +61,13 @@ async function store(): Promise<{ proxy: XksProxyOfStore; host: string }> {
   };
 }
 
-function credential(
-  endpoint: string,
-  options: { secretFile?: string; accessKeyId?: string; accessKeyIdFile?: string } = {},
-): XksProxyCredential {
+interface CredentialOptions {
+  readonly secretFile?: string;
+  readonly accessKeyId?: string;
+  readonly accessKeyIdFile?: string;
+}
+
+function credential(endpoint: string, options: CredentialOptions = {}): XksProxyCredential {
   const config = xksProxies(
     {
       proxies: {
@@ -85,7 +88,18 @@ function credential(
 }
 
 const standIn = (host: string) => `${h.sim.url}/_xks/${host}`;
+
 const options = { minActive: 1, timeoutMs: 2_000 };
+
+/** The probe of `proxy`'s store, asked at `endpoint` with the credential named "proxy". */
+function ask(
+  proxy: XksProxyOfStore,
+  endpoint: string,
+  credentialOptions: CredentialOptions = {},
+  probeOptions: XksHealthOptions = options,
+) {
+  return probeXksHealth(proxy, credential(endpoint, credentialOptions), 'proxy', probeOptions);
+}
 
 async function healthCalls() {
   return (await h.control.calls()).filter((c) => c.operation === 'GetHealthStatus');
@@ -95,7 +109,7 @@ describe('xksHealth probe', () => {
   it("is healthy when enough external key managers are ACTIVE, and records what the proxy said and the probe's request id", async () => {
     const { proxy, host } = await store();
     const before = (await healthCalls()).length;
-    const result = await probeXksHealth(proxy, credential(standIn(host)), 'proxy', options);
+    const result = await ask(proxy, standIn(host));
     expect(result.status).toBe('healthy');
     expect(result.summary).toBe('proxy answered: 2 of 2 external key managers ACTIVE; need 1');
     expect(result.evidence).toMatchObject({
@@ -121,17 +135,17 @@ describe('xksHealth probe', () => {
     await h.control.setXksProxyHealth(proxy.customKeyStoreId, {
       ekmFleetDetails: [{ healthStatus: 'ACTIVE' }, { healthStatus: 'DEGRADED', id: 'ekm-b' }],
     });
-    const two = await probeXksHealth(proxy, credential(standIn(host)), 'proxy', { ...options, minActive: 2 });
+    const two = await ask(proxy, standIn(host), {}, { ...options, minActive: 2 });
     expect(two.status).toBe('unhealthy');
     expect(two.summary).toBe('proxy answered: 1 of 2 external key managers ACTIVE (ekm-b DEGRADED); need 2');
-    const one = await probeXksHealth(proxy, credential(standIn(host)), 'proxy', options);
+    const one = await ask(proxy, standIn(host));
     expect(one.status).toBe('healthy');
   });
 
   it('is unhealthy when the answer is not a GetHealthStatus answer, as KMS would judge it', async () => {
     const { proxy, host } = await store();
     await h.control.setXksProxyHealth(proxy.customKeyStoreId, { failure: { mode: 'invalidResponse' } });
-    const result = await probeXksHealth(proxy, credential(standIn(host)), 'proxy', options);
+    const result = await ask(proxy, standIn(host));
     expect(result.status).toBe('unhealthy');
     expect(result.summary).toMatch(
       /not a GetHealthStatus answer \(KMS would see XKS_PROXY_INVALID_RESPONSE\)/,
@@ -140,12 +154,7 @@ describe('xksHealth probe', () => {
 
   it('answers error, not unhealthy, when the proxy refuses the credential: a wrong secret, or access denied', async () => {
     const { proxy, host } = await store();
-    const wrong = await probeXksHealth(
-      proxy,
-      credential(standIn(host), { secretFile: wrongSecretFile }),
-      'proxy',
-      options,
-    );
+    const wrong = await ask(proxy, standIn(host), { secretFile: wrongSecretFile });
     expect(wrong.status).toBe('error');
     expect(wrong.evidence).toMatchObject({ httpStatus: 401, errorName: 'AuthenticationFailedException' });
     expect(wrong.summary).toMatch(
@@ -153,7 +162,7 @@ describe('xksHealth probe', () => {
     );
 
     await h.control.setXksProxyHealth(proxy.customKeyStoreId, { failure: { mode: 'accessDenied' } });
-    const denied = await probeXksHealth(proxy, credential(standIn(host)), 'proxy', options);
+    const denied = await ask(proxy, standIn(host));
     expect(denied.status).toBe('error');
     expect(denied.evidence).toMatchObject({ httpStatus: 403, errorName: 'AccessDeniedException' });
   });
@@ -161,13 +170,13 @@ describe('xksHealth probe', () => {
   it('answers unreachable when no answer comes: a closed connection, a refused one, or one slower than its timeout', async () => {
     const { proxy, host } = await store();
     await h.control.setXksProxyHealth(proxy.customKeyStoreId, { failure: { mode: 'unreachable' } });
-    const dropped = await probeXksHealth(proxy, credential(standIn(host)), 'proxy', options);
+    const dropped = await ask(proxy, standIn(host));
     expect(dropped.status).toBe('unreachable');
     expect(dropped.summary).toMatch(/is unreachable from the worker \(/);
     // A public endpoint is reachable by anyone: no VPC advice.
     expect(dropped.summary).not.toContain('VPC_ENDPOINT_SERVICE');
 
-    const refused = await probeXksHealth(proxy, credential(CLOSED_PORT_URL), 'proxy', options);
+    const refused = await ask(proxy, CLOSED_PORT_URL);
     expect(refused.status).toBe('unreachable');
     expect(refused.summary).toMatch(/unreachable from the worker \(ECONNREFUSED/);
 
@@ -175,10 +184,15 @@ describe('xksHealth probe', () => {
       failure: { mode: 'timeout', delayMs: 10_000 },
     });
     const started = Date.now();
-    const slow = await probeXksHealth(proxy, credential(standIn(host)), 'proxy', {
-      ...options,
-      timeoutMs: 300,
-    });
+    const slow = await ask(
+      proxy,
+      standIn(host),
+      {},
+      {
+        ...options,
+        timeoutMs: 300,
+      },
+    );
     expect(slow.status).toBe('unreachable');
     expect(slow.summary).toMatch(/unreachable from the worker \(timed out\)/);
     expect(slow.evidence.cause).toBe('no answer within 300 ms');
@@ -189,12 +203,7 @@ describe('xksHealth probe', () => {
   it('answers error before sending anything when the credential cannot be the store’s', async () => {
     const { proxy, host } = await store();
     const before = (await healthCalls()).length;
-    const mismatch = await probeXksHealth(
-      proxy,
-      credential(standIn(host), { accessKeyId: 'ZYXWVUTSRQPONMLKJIHG' }),
-      'proxy',
-      options,
-    );
+    const mismatch = await ask(proxy, standIn(host), { accessKeyId: 'ZYXWVUTSRQPONMLKJIHG' });
     expect(mismatch.status).toBe('error');
     expect(mismatch.summary).toMatch(/UpdateCustomKeyStore/);
     expect(mismatch.evidence).toMatchObject({
@@ -206,21 +215,11 @@ describe('xksHealth probe', () => {
     expect(missing.status).toBe('error');
     expect(missing.summary).toMatch(/no XKS proxy credential named "nobody" is configured on the worker/);
 
-    const empty = await probeXksHealth(
-      proxy,
-      credential(standIn(host), { secretFile: emptyFile }),
-      'proxy',
-      options,
-    );
+    const empty = await ask(proxy, standIn(host), { secretFile: emptyFile });
     expect(empty.status).toBe('error');
     expect(empty.summary).toMatch(/is empty or missing/);
 
-    const noKey = await probeXksHealth(
-      proxy,
-      credential(standIn(host), { accessKeyIdFile: emptyFile }),
-      'proxy',
-      options,
-    );
+    const noKey = await ask(proxy, standIn(host), { accessKeyIdFile: emptyFile });
     expect(noKey.status).toBe('error');
     expect(noKey.summary).toBe(
       `the access key id of XKS proxy credential "proxy" is empty, missing or not 20 to 30 characters of A-Z and 2-7 (file ${emptyFile})`,

@@ -8,10 +8,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import type { MaintenanceRequest } from '../../src/domain/request';
 import { SimulatorControl, startKmsSimulator } from '../../src/sim';
-import { connectedStore } from '../support/maintenance-env';
+import { callsFor, connectedStore, mutatingAccepted } from '../support/maintenance-env';
 import { spawnUntilReady, type WorkerProcess as SpawnedProcess } from '../support/worker-process';
 import { projectRoot } from '../../src/util/project-root';
 
@@ -135,4 +135,13 @@ export function rehearsalStore(sim: Sim, prefix: string): Promise<string> {
 
 export function uniqueQueue(prefix: string): string {
   return `${prefix}-${Math.random().toString(16).slice(2, 10)}`;
+}
+
+/** Ground truth of a store maintained once: CONNECTED, after exactly one Disconnect and one Connect. */
+export async function expectWentDownOnce(control: SimulatorControl, id: string): Promise<void> {
+  expect((await control.getStore(id)).ConnectionState).toBe('CONNECTED');
+  expect(mutatingAccepted(await callsFor(control, id)).map((c) => c.operation)).toEqual([
+    'DisconnectCustomKeyStore',
+    'ConnectCustomKeyStore',
+  ]);
 }

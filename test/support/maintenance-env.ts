@@ -225,6 +225,11 @@ export function isListing(call: { operation: string; params: Record<string, unkn
   );
 }
 
+/** How many calls of one operation the simulator recorded, whoever made them. */
+export async function callCount(control: SimulatorControl, operation: string): Promise<number> {
+  return (await control.calls()).filter((c) => c.operation === operation).length;
+}
+
 export function mutatingAccepted<T extends { operation: string; outcome: string }>(calls: T[]): T[] {
   return calls.filter((c) => MUTATING_OPERATIONS.has(c.operation) && c.outcome === 'ok');
 }

@@ -1,8 +1,11 @@
 /** Starting (and killing) the worker fixture as a real child process. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { projectRoot } from '../../src/util/project-root';
+import { REGION, type MaintenanceEnv } from './maintenance-env';
 
 export interface WorkerProcess {
   readonly child: ChildProcess;
@@ -65,4 +68,36 @@ export async function spawnUntilReady(
         child.kill(signal);
       }),
   };
+}
+
+/**
+ * Serves the env's task queue from a worker in its own process while `body` runs, so that the
+ * test can SIGKILL it mid-run (`killAndRestart`: SIGKILL, a second's pause, a new process). The
+ * env's in-process worker takes the queue back afterwards.
+ */
+export async function withKillableWorker(
+  env: MaintenanceEnv,
+  body: (worker: { killAndRestart(): Promise<void> }) => Promise<void>,
+): Promise<void> {
+  await env.stopWorker();
+  const workerEnv = {
+    KEYSTORE_MAINT_TASK_QUEUE: env.taskQueue,
+    AWS_ENDPOINT_URL_KMS: env.sim.url,
+    AWS_REGION: REGION,
+    KEYSTORE_MAINT_AUDIT_FILE: join(mkdtempSync(join(tmpdir(), 'killable-worker-')), 'audit.jsonl'),
+  };
+  let child: WorkerProcess | undefined;
+  try {
+    child = await startWorkerProcess(workerEnv);
+    await body({
+      killAndRestart: async () => {
+        await child?.kill('SIGKILL');
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        child = await startWorkerProcess(workerEnv);
+      },
+    });
+  } finally {
+    await child?.kill('SIGTERM');
+    await env.startWorker();
+  }
 }
